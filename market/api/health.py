@@ -1,0 +1,45 @@
+"""Liveness and readiness."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from market.api.deps import Search
+from fastapi import Request
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ok"], description="`ok`, or `unavailable` naming what is down")
+    postgres: str = Field(examples=["ok"])
+    meilisearch: str = Field(examples=["ok"])
+
+
+@router.get("/health", response_model=Health)
+async def health_live() -> Health:
+    """The process is alive (no dependency is checked)."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+async def health_ready(request: Request, search: Search):
+    """PostgreSQL and Meilisearch are reachable; 503 names the one that is not."""
+    postgres = meilisearch = "ok"
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready"; the reason is in the body
+        postgres = f"unavailable: {type(exc).__name__}"
+    try:
+        await search.client.health()
+    except Exception as exc:
+        meilisearch = f"unavailable: {type(exc).__name__}"
+    body = Readiness(status="ok" if postgres == meilisearch == "ok" else "unavailable",
+                     postgres=postgres, meilisearch=meilisearch)
+    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)

@@ -1,0 +1,190 @@
+"""The `market` command: serve, worker, dev, migrate, seed, import, reindex, match, createadmin."""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from market import logs
+from market.runtime import StartupError, embedded_services
+from market.settings import PROJECT_ROOT, Settings
+
+
+@contextlib.contextmanager
+def running_services() -> Iterator[Settings]:
+    """Settings pointing at real services: the configured ones, or embedded ones started for this command."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    with embedded_services(settings) as env:
+        os.environ.update(env)  # child processes (the worker under `dev`) inherit the same services
+        yield Settings()
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", settings.database_url)
+    command.upgrade(config, revision)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from market.app import create_app
+    from market.runtime.meili import port_is_free
+
+    if not port_is_free(settings.port) and settings.host in ("127.0.0.1", "0.0.0.0", "localhost"):
+        raise StartupError(f"port {settings.port} is taken: stop what uses it or set PORT")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=True)
+
+
+def cmd_serve(args) -> None:
+    with running_services() as settings:
+        if args.migrate:
+            migrate(settings)
+        serve(settings)
+
+
+def cmd_dev(args) -> None:
+    """What `make run` does: embedded services, migrations, demo data, a worker, the API."""
+    from market.runtime.meili import _die_with_parent
+
+    with running_services() as settings:
+        migrate(settings)
+        asyncio.run(_seed(settings, demo=True))
+        asyncio.run(_createadmin(settings, "admin@market.example.cn", None, announce=True))
+        worker = subprocess.Popen([sys.executable, "-m", "market.cli", "worker"], preexec_fn=_die_with_parent)
+        try:
+            print(f"\n  科创通 Market on http://{settings.host}:{settings.port}/docs\n", flush=True)
+            serve(settings)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(15)
+
+
+def cmd_worker(args) -> None:
+    from services.worker import run_worker
+
+    with running_services() as settings:
+        asyncio.run(run_worker(settings, once=args.once))
+
+
+def cmd_migrate(args) -> None:
+    with running_services() as settings:
+        migrate(settings, args.revision)
+        print(f"migrated to {args.revision}")
+
+
+async def _seed(settings: Settings, demo: bool) -> None:
+    from services.seed import load_seed
+
+    async with _context(settings) as ctx:
+        counts = await load_seed(ctx, demo=demo)
+    print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+
+
+async def _createadmin(settings: Settings, email: str, password: str | None, announce: bool = False) -> None:
+    from services.identity import ensure_operator_admin
+
+    async with _context(settings) as ctx:
+        created, password = await ensure_operator_admin(ctx.sessions, email, password)
+    if created or not announce:
+        print(f"operator admin: {email} / password: {password}" if created
+              else f"operator admin {email} already exists", flush=True)
+
+
+@contextlib.asynccontextmanager
+async def _context(settings: Settings):
+    from services.context import ServiceContext
+
+    async with ServiceContext.open(settings) as ctx:
+        yield ctx
+
+
+def cmd_seed(args) -> None:
+    with running_services() as settings:
+        asyncio.run(_seed(settings, demo=args.demo))
+
+
+def cmd_createadmin(args) -> None:
+    with running_services() as settings:
+        asyncio.run(_createadmin(settings, args.email, args.password))
+
+
+def cmd_import(args) -> None:
+    from services.imports import import_file_cli
+
+    with running_services() as settings:
+        asyncio.run(import_file_cli(settings, args.file, args.org, args.kind))
+
+
+def cmd_reindex(args) -> None:
+    from services.search.sync import reindex_all
+
+    with running_services() as settings:
+        asyncio.run(reindex_all(settings))
+
+
+def cmd_match(args) -> None:
+    from services.matching.batch import match_all_cli
+
+    with running_services() as settings:
+        asyncio.run(match_all_cli(settings))
+
+
+def _terminate(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="market", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="serve the API (embedded services when DATABASE_URL/MEILI_URL are unset)")
+    p.add_argument("--migrate", action="store_true", help="apply migrations first")
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("dev", help="embedded services + migrations + demo data + worker + API").set_defaults(func=cmd_dev)
+    p = sub.add_parser("worker", help="drain the outbox: search index sync and lead recomputation")
+    p.add_argument("--once", action="store_true", help="drain what is there and exit")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("migrate", help="apply Alembic migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("seed", help="load the taxonomy (and with --demo the demo data) from seed/")
+    p.add_argument("--demo", action="store_true")
+    p.set_defaults(func=cmd_seed)
+    p = sub.add_parser("import", help="bulk upsert listings from a JSON Lines or CSV file")
+    p.add_argument("file")
+    p.add_argument("--org", required=True, help="id or credit code of the owning organisation")
+    p.add_argument("--kind", choices=["achievements", "needs"], required=True)
+    p.set_defaults(func=cmd_import)
+    sub.add_parser("reindex", help="rebuild the search indexes from PostgreSQL, then swap").set_defaults(
+        func=cmd_reindex)
+    p = sub.add_parser("match", help="recompute leads")
+    p.add_argument("--all", action="store_true", required=True)
+    p.set_defaults(func=cmd_match)
+    p = sub.add_parser("createadmin", help="create the first operator account")
+    p.add_argument("--email", default="admin@market.example.cn")
+    p.add_argument("--password", default=None, help="generated and printed when omitted")
+    p.set_defaults(func=cmd_createadmin)
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the embedded services are stopped by their context managers.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args.func(args)
+    except StartupError as exc:
+        print(f"market: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""problem+json (RFC 9457): the error types, their codes, and the handlers — in one place."""
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.common import FieldError, Problem
+from services.errors import DomainError, RateLimited
+from services.search.client import SearchUnavailable
+
+log = logging.getLogger("market.errors")
+PROBLEM_TYPE_BASE = "https://market.example.cn/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+# Every route documents these; a generated client gets one error type for all of them.
+PROBLEM_RESPONSES = {
+    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": HTTPStatus(status).phrase}
+    for status in (400, 401, 403, 404, 409, 422, 429)
+}
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "auth.unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 413: "request.too_large", 415: "request.unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem(request: Request, status: int, code: str, detail: str | None = None, **fields) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+        **fields,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE)
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [FieldError(field=_loc(e["loc"]), message=e["msg"], type=e["type"]) for e in exc.errors()]
+    first = errors[0].field if errors else None
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return problem(request, 422, "validation_failed", detail, field=first, errors=errors)
+
+
+async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    response = problem(request, exc.status, exc.code, exc.detail, field=exc.field)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    response = problem(request, exc.status_code, code, detail)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _search_down(request: Request, exc: SearchUnavailable) -> JSONResponse:
+    log.warning("search unavailable: %s", exc)
+    return problem(request, 503, "search.unavailable", "Search is temporarily unavailable; listings are safe")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error")  # the request id is on the log record through the context filter
+    return problem(request, 500, "internal_error", "An unexpected error occurred; quote the request id")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(SearchUnavailable, _search_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,30 @@
+"""ServiceContext: what a worker, a CLI command or the app needs to reach PostgreSQL and Meilisearch."""
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.db import make_engine, make_sessionmaker
+from services.search.client import MeiliClient
+from services.search.indexes import SearchIndexes
+
+
+@dataclass
+class ServiceContext:
+    settings: Any  # market.settings.Settings; services only read attributes from it
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    search: SearchIndexes
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings, pool_size: int = 10):
+        engine = make_engine(settings.database_url, pool_size=pool_size)
+        meili = MeiliClient(settings.meili_url, settings.meili_master_key)
+        try:
+            yield cls(settings, engine, make_sessionmaker(engine), SearchIndexes(meili, settings.meili_index_prefix))
+        finally:
+            await meili.aclose()
+            await engine.dispose()

@@ -1,0 +1,1 @@
+"""The Meilisearch adapter: client, index settings, documents, queries and the outbox-driven sync."""

@@ -1,0 +1,85 @@
+"""The two public indexes, their settings, and zero-downtime rebuilds (build aside, then swap)."""
+
+from collections.abc import Iterable
+
+from schemas.enums import ListKind
+from services.search.client import MeiliClient, SearchError
+
+# Searchable text is the normalised (simplified) form; the original is kept for display.
+SEARCHABLE = ["title_n", "keywords_n", "summary_n", "description_n"]
+COMMON_FILTERABLE = [
+    "field", "field_path", "region", "region_scope", "trl", "stage", "organisation_id", "owner_org",
+    "updated_at", "published_at", "modes",
+]
+SETTINGS: dict[ListKind, dict] = {
+    ListKind.achievements: {
+        "searchableAttributes": SEARCHABLE,
+        "filterableAttributes": [*COMMON_FILTERABLE, "price_min", "price_max", "price_negotiable", "ip_types"],
+        "sortableAttributes": ["updated_at", "published_at", "price_min", "trl"],
+        "displayedAttributes": [
+            "id", "title", "summary", "keywords", "field", "secondary_fields", "trl", "stage", "modes",
+            "price_negotiable", "price_min", "price_max", "region", "organisation_id", "organisation_name",
+            "ip_types", "updated_at", "published_at",
+        ],
+    },
+    ListKind.needs: {
+        "searchableAttributes": SEARCHABLE,
+        "filterableAttributes": [
+            *COMMON_FILTERABLE, "budget_min", "budget_max", "budget_negotiable", "confidential",
+            "challenge", "deadline",
+        ],
+        "sortableAttributes": ["updated_at", "published_at", "budget_max", "deadline"],
+        "displayedAttributes": [
+            "id", "title", "summary", "keywords", "field", "trl", "modes", "budget_negotiable", "budget_min",
+            "budget_max", "deadline", "region", "organisation_id", "organisation_name", "confidential",
+            "challenge", "updated_at", "published_at",
+        ],
+    },
+}
+for _settings in SETTINGS.values():
+    _settings.update({
+        "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
+        "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8}},
+        "pagination": {"maxTotalHits": 5000},
+        "faceting": {"maxValuesPerFacet": 200},
+    })
+
+
+class SearchIndexes:
+    """Names and settings of the indexes under one prefix (tests use their own prefix)."""
+
+    def __init__(self, client: MeiliClient, prefix: str):
+        self.client = client
+        self.prefix = prefix
+
+    def uid(self, kind: ListKind, suffix: str = "") -> str:
+        return f"{self.prefix}_{kind.value}{suffix}"
+
+    async def ensure(self, synonyms: dict[str, list[str]], suffix: str = "") -> None:
+        """Create both indexes if missing and apply the settings; waits until Meilisearch has them."""
+        tasks = []
+        for kind, settings in SETTINGS.items():
+            uid = self.uid(kind, suffix)
+            tasks.append(await self.client.create_index(uid, "id"))
+            tasks.append(await self.client.update_settings(uid, {**settings, "synonyms": synonyms}))
+        for task in tasks:
+            try:
+                await self.client.wait_task(task["taskUid"])
+            except SearchError as exc:
+                if exc.code != "index_already_exists":
+                    raise
+
+    async def upsert(self, kind: ListKind, documents: list[dict], suffix: str = "") -> int:
+        task = await self.client.add_documents(self.uid(kind, suffix), documents, primary_key="id")
+        return task["taskUid"]
+
+    async def delete(self, kind: ListKind, ids: Iterable[str]) -> int:
+        task = await self.client.delete_documents(self.uid(kind), list(ids))
+        return task["taskUid"]
+
+    async def swap_in(self, suffix: str) -> None:
+        """Swap the freshly built `<index><suffix>` indexes in, then drop the old ones."""
+        pairs = [[self.uid(kind), self.uid(kind, suffix)] for kind in ListKind]
+        await self.client.wait_task((await self.client.swap_indexes(pairs))["taskUid"])
+        for kind in ListKind:
+            await self.client.wait_task((await self.client.delete_index(self.uid(kind, suffix)))["taskUid"])

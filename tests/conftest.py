@@ -1,0 +1,82 @@
+"""One real PostgreSQL and one real Meilisearch for the whole run (or DATABASE_URL / MEILI_URL when given).
+
+The database is built by `alembic upgrade head`; each test starts from empty tables. Search indexes get
+a per-run prefix and are emptied by the `search` fixture for the tests that use them.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from market.app import create_app
+from market.cli import migrate
+from market.runtime.meili import EmbeddedMeili, free_port
+from market.runtime.postgres import EmbeddedPostgres
+from market.settings import PROJECT_ROOT, Settings
+
+TEST_DATA = PROJECT_ROOT / ".data" / "test"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    database_url = os.environ.get("DATABASE_URL")
+    meili_url = os.environ.get("MEILI_URL")
+    master_key = os.environ.get("MEILI_MASTER_KEY")
+    stack = []
+    if not database_url:
+        pg = EmbeddedPostgres(TEST_DATA / "postgres").__enter__()
+        stack.append(pg)
+        database_url = pg.url("market_test_" + secrets.token_hex(4))
+    if not meili_url:
+        master_key = secrets.token_urlsafe(24)
+        meili = EmbeddedMeili(Path(tmp_path_factory.mktemp("meili")), free_port(), master_key,
+                              Settings(_env_file=None)).__enter__()
+        stack.append(meili)
+        meili_url = meili.url
+    settings = Settings(
+        _env_file=None, environment="test", database_url=database_url, meili_url=meili_url,
+        meili_master_key=master_key, meili_index_prefix="t" + secrets.token_hex(4), rate_limit_per_minute=100_000,
+    )
+    migrate(settings)
+    yield settings
+    for service in reversed(stack):
+        service.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+async def app(settings):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def ctx(app):
+    """The services' context of the running app: sessions, search, settings."""
+    return app.state.ctx
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request):
+    if "settings" not in request.fixturenames and "app" not in request.fixturenames:
+        yield
+        return
+    yield
+    app = request.getfixturevalue("app")
+    async with app.state.engine.begin() as conn:
+        tables = (await conn.execute(text(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        ))).scalar_one()
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def client(app):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
