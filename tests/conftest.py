@@ -80,3 +80,10 @@ async def client(app):
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+async def market(client, ctx):
+    from tests.factories import Market
+
+    return Market(client, ctx)

