@@ -85,3 +85,45 @@ class Market:
         assert response.status_code == 201, response.text
         data = response.json()
         return Caller({"X-API-Key": data["key"]}, org.organisation_id, extra={"key_id": data["id"]})
+
+
+def achievement_body(**overrides) -> dict:
+    return {
+        "title": "基于视觉识别的嫩芽定位与柔性采摘末端执行器",
+        "summary": "面向名优茶机采的嫩芽识别与柔性采摘技术。",
+        "description": "采用深度学习识别茶叶嫩芽，识别准确率92%，柔性末端执行器损伤率低于5%。",
+        "keywords": ["嫩芽识别", "采摘机器人", "末端执行器"],
+        "field": "artificial_intelligence.vision",
+        "ip": [{"type": "invention_patent", "number": "ZL202110123456.7", "title": "一种嫩芽识别方法"}],
+        "trl": 6, "stage": "pilot", "transfer_modes": ["licence", "co_development"],
+        "price": {"negotiable": False, "min": "500000.00", "max": "1500000.00"},
+        "region": "cd.wuhou", "contact": {"name": "张老师", "phone": "028-85400000"},
+        **overrides,
+    }
+
+
+def need_body(**overrides) -> dict:
+    return {
+        "title": "名优茶采摘全靠人工，旺季招不到人",
+        "description": "公司有3000亩茶园，明前茶采摘全靠人工，旺季招工难、成本高，希望找到能替代人工的采摘设备。",
+        "keywords": ["采茶", "机器人", "招工难"],
+        "field": "modern_agriculture.smart_agriculture",
+        "budget": {"negotiable": False, "min": "300000.00", "max": "800000.00"},
+        "deadline": "2027-06-30", "cooperation_modes": ["co_development", "licence"], "required_trl": 5,
+        "region": "cd.pujiang", "contact": {"name": "王总", "phone": "028-88888888"},
+        **overrides,
+    }
+
+
+async def create_listing(market: Market, kind: str, owner: Caller, publish: bool = True, **overrides) -> dict:
+    body = achievement_body(**overrides) if kind == "achievements" else need_body(**overrides)
+    response = await market.client.post(f"/v1/{kind}", json=body, headers=owner.headers,
+                                        params={"submit": "true"} if publish else None)
+    assert response.status_code == 201, response.text
+    listing = response.json()
+    if publish:
+        approved = await market.client.post(f"/v1/{kind}/{listing['id']}/approve",
+                                            headers=(await market.operator()).headers)
+        assert approved.status_code == 200, approved.text
+        listing = approved.json()
+    return listing

@@ -1,0 +1,141 @@
+"""The two lists through the API: lifecycle, visibility, confidentiality, filters and pagination."""
+
+import pytest
+
+from tests.factories import achievement_body, create_listing, need_body
+
+
+async def test_achievement_lifecycle_draft_submit_reject_resubmit_publish_close(client, market):
+    uni = await market.organisation("university")
+    operator = await market.operator()
+    created = await client.post("/v1/achievements", json=achievement_body(), headers=uni.headers)
+    assert created.status_code == 201
+    item = created.json()
+    assert item["status"] == "draft" and item["price"] == {"negotiable": False, "min": "500000.00",
+                                                            "max": "1500000.00"}
+    aid = item["id"]
+
+    assert (await client.post(f"/v1/achievements/{aid}/approve", headers=operator.headers)).status_code == 409
+    assert (await client.post(f"/v1/achievements/{aid}/submit", headers=uni.headers)).json()["status"] == "submitted"
+    assert (await client.post(f"/v1/achievements/{aid}/approve", headers=uni.headers)).status_code == 403
+    rejected = await client.post(f"/v1/achievements/{aid}/reject", headers=operator.headers,
+                                 json={"reason": "请补充技术指标"})
+    assert rejected.json()["status"] == "rejected" and rejected.json()["rejection_reason"] == "请补充技术指标"
+    await client.post(f"/v1/achievements/{aid}/submit", headers=uni.headers)
+    published = await client.post(f"/v1/achievements/{aid}/approve", headers=operator.headers)
+    assert published.json()["status"] == "published" and published.json()["published_at"]
+    closed = await client.post(f"/v1/achievements/{aid}/close", headers=uni.headers)
+    assert closed.json()["status"] == "closed"
+    illegal = await client.post(f"/v1/achievements/{aid}/close", headers=uni.headers)
+    assert illegal.status_code == 409 and illegal.json()["code"] == "listing.illegal_transition"
+
+    trail = (await client.get("/v1/audit", headers=operator.headers, params={"object_id": aid})).json()["items"]
+    assert [e["action"] for e in reversed(trail)] == [
+        "achievement.created", "achievement.submitted", "achievement.rejected", "achievement.submitted",
+        "achievement.published", "achievement.closed"]
+
+
+async def test_substantive_edit_of_published_listing_goes_back_to_review(client, market):
+    uni = await market.organisation("university")
+    item = await create_listing(market, "achievements", uni)
+    minor = await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers,
+                               json={"contact": {"name": "李老师"}})
+    assert minor.json()["status"] == "published"
+    major = await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers, json={"title": "新的标题内容"})
+    assert major.json()["status"] == "submitted"
+    assert (await client.get(f"/v1/achievements/{item['id']}")).status_code == 404  # off the public list
+
+
+async def test_other_org_gets_404_for_a_draft_and_cannot_write(client, market):
+    a = await market.organisation("university")
+    b = await market.organisation("university")
+    draft = await create_listing(market, "achievements", a, publish=False)
+    assert (await client.get(f"/v1/achievements/{draft['id']}", headers=b.headers)).status_code == 404
+    assert (await client.get(f"/v1/achievements/{draft['id']}")).status_code == 404
+    write = await client.patch(f"/v1/achievements/{draft['id']}", headers=b.headers, json={"title": "被篡改的标题"})
+    assert write.status_code == 404
+    assert (await client.get(f"/v1/achievements/{draft['id']}", headers=a.headers)).json()["title"] == draft["title"]
+
+
+async def test_public_sees_no_contact_and_confidential_need_hides_the_firm(client, market):
+    firm = await market.organisation("enterprise", name="成都保密科技有限公司")
+    need = await create_listing(market, "needs", firm, confidential=True)
+    public = (await client.get(f"/v1/needs/{need['id']}")).json()
+    assert public["organisation_name"] == "某企业" and public["organisation_id"] is None
+    assert public["contact"] is None and public["external_id"] is None
+    other = await market.organisation("enterprise")
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=other.headers)).json()["contact"] is None
+    own = (await client.get(f"/v1/needs/{need['id']}", headers=firm.headers)).json()
+    assert own["organisation_name"] == "成都保密科技有限公司" and own["contact"]["name"] == "王总"
+    # filtering by the firm's id must not reveal its confidential needs
+    listed = (await client.get("/v1/needs", params={"organisation_id": firm.organisation_id})).json()
+    assert listed["items"] == []
+    assert "成都保密科技有限公司" not in (await client.get("/v1/needs")).text
+
+
+@pytest.mark.parametrize(("override", "field"), [
+    ({"field": "no_such_field"}, "body.field"),
+    ({"region": "mars"}, "body.region"),
+    ({"trl": 2, "stage": "production"}, "body"),
+    ({"ip": [{"type": "invention_patent", "number": "ZL202110123456.8"}]}, "body.ip.0"),
+    ({"price": {"negotiable": False, "min": "900.00", "max": "100.00"}}, "body.price"),
+    ({"price": {"negotiable": False, "min": "1.005"}}, "body.price.min"),
+    ({"status": "published"}, "body.status"),
+    ({"organisation_id": "00000000-0000-0000-0000-000000000000"}, "body.organisation_id"),
+])
+async def test_invalid_achievements_are_422_naming_the_field(client, market, override, field):
+    uni = await market.organisation("university")
+    response = await client.post("/v1/achievements", json=achievement_body(**override), headers=uni.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"].startswith(field)
+    assert (await client.get("/v1/achievements", headers=uni.headers)).json()["items"] == []
+
+
+async def test_enterprise_cannot_post_as_operator_org_and_api_key_scopes(client, market):
+    operator = await market.operator()
+    assert (await client.post("/v1/needs", json=need_body(), headers=operator.headers)).status_code == 403
+    firm = await market.organisation("enterprise")
+    reader = await market.api_key(firm, scopes=["read"])
+    assert (await client.post("/v1/needs", json=need_body(), headers=reader.headers)).status_code == 403
+    writer = await market.api_key(firm, scopes=["write"])
+    assert (await client.post("/v1/needs", json=need_body(), headers=writer.headers)).status_code == 201
+
+
+async def test_filters_and_stable_cursor_pagination(client, market):
+    uni = await market.organisation("university")
+    for i in range(5):
+        await create_listing(market, "achievements", uni, title=f"氢能储运材料{i}", field="advanced_energy.hydrogen",
+                             trl=7, external_id=f"H-{i}")
+    await create_listing(market, "achievements", uni, title="光伏组件清洗机器人", field="green_low_carbon.photovoltaics",
+                         trl=8, stage="production", external_id="PV-1")
+    by_field = (await client.get("/v1/achievements", params={"field": "advanced_energy"})).json()["items"]
+    assert len(by_field) == 5
+    assert len((await client.get("/v1/achievements", params={"trl_min": 8})).json()["items"]) == 1
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        body = (await client.get("/v1/achievements", params=params)).json()
+        seen += [i["id"] for i in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 6
+    bad = await client.get("/v1/achievements", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422 and bad.json()["code"] == "pagination.invalid_cursor"
+
+
+async def test_duplicate_external_id_is_409(client, market):
+    uni = await market.organisation("university")
+    await create_listing(market, "achievements", uni, publish=False, external_id="X-1")
+    again = await client.post("/v1/achievements", json=achievement_body(external_id="X-1"), headers=uni.headers)
+    assert again.status_code == 409 and again.json()["code"] == "achievement.duplicate_external_id"
+
+
+async def test_only_drafts_are_deleted(client, market):
+    uni = await market.organisation("university")
+    published = await create_listing(market, "achievements", uni)
+    assert (await client.delete(f"/v1/achievements/{published['id']}", headers=uni.headers)).status_code == 409
+    draft = await create_listing(market, "achievements", uni, publish=False, external_id="D-1")
+    assert (await client.delete(f"/v1/achievements/{draft['id']}", headers=uni.headers)).status_code == 204
+    assert (await client.get(f"/v1/achievements/{draft['id']}", headers=uni.headers)).status_code == 404
