@@ -19,6 +19,7 @@ from market.runtime.postgres import EmbeddedPostgres
 from market.settings import PROJECT_ROOT, Settings
 
 TEST_DATA = PROJECT_ROOT / ".data" / "test"
+RUNNING: dict[str, EmbeddedMeili] = {}  # the Meilisearch this run started, for the outage test
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,7 @@ def settings(tmp_path_factory) -> Settings:
         meili = EmbeddedMeili(Path(tmp_path_factory.mktemp("meili")), free_port(), master_key,
                               Settings(_env_file=None)).__enter__()
         stack.append(meili)
+        RUNNING["meili"] = meili
         meili_url = meili.url
     settings = Settings(
         _env_file=None, environment="test", database_url=database_url, meili_url=meili_url,
@@ -62,11 +64,11 @@ def ctx(app):
 
 @pytest.fixture(autouse=True)
 async def _empty_tables(request):
-    if "settings" not in request.fixturenames and "app" not in request.fixturenames:
+    if "app" not in request.fixturenames:
         yield
         return
-    yield
     app = request.getfixturevalue("app")
+    yield
     async with app.state.engine.begin() as conn:
         tables = (await conn.execute(text(
             "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
@@ -87,3 +89,34 @@ async def market(client, ctx):
     from tests.factories import Market
 
     return Market(client, ctx)
+
+
+@pytest.fixture
+async def search(ctx):
+    """The search indexes, emptied after the test (they are shared by the whole run)."""
+    from schemas.enums import ListKind
+    from services.search.sync import ensure_indexes
+
+    await ensure_indexes(ctx.search)
+    yield ctx.search
+    for kind in ListKind:
+        await ctx.search.client.wait_task(await ctx.search.client.delete_all_documents(ctx.search.uid(kind)))
+
+
+@pytest.fixture
+def sync(ctx, search):
+    """Runs the worker's job until the outbox is drained: what tests wait on instead of the clock."""
+    from services.worker import drain
+
+    async def run(include_delayed: bool = False) -> int:
+        return await drain(ctx, include_delayed)
+
+    return run
+
+
+@pytest.fixture
+def meili_process():
+    meili = RUNNING.get("meili")
+    if meili is None:
+        pytest.skip("Meilisearch is external (MEILI_URL); this test stops and restarts its own")
+    return meili

@@ -8,7 +8,7 @@ from services.search.client import MeiliClient, SearchError
 # Searchable text is the normalised (simplified) form; the original is kept for display.
 SEARCHABLE = ["title_n", "keywords_n", "summary_n", "description_n"]
 COMMON_FILTERABLE = [
-    "field", "field_path", "region", "region_scope", "trl", "stage", "organisation_id", "owner_org",
+    "id", "field", "field_top", "field_path", "region", "region_scope", "trl", "stage", "organisation_id", "owner_org",
     "updated_at", "published_at", "modes",
 ]
 SETTINGS: dict[ListKind, dict] = {
@@ -37,6 +37,7 @@ SETTINGS: dict[ListKind, dict] = {
     },
 }
 for _settings in SETTINGS.values():
+    _settings["displayedAttributes"] += ["title_n", "summary_n", "keywords_n"]  # highlights are on these
     _settings.update({
         "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
         "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8}},

@@ -1,0 +1,50 @@
+"""Full-text search over the published two lists, in both scripts."""
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from market.api.deps import Search
+from market.auth import Anyone
+from schemas.enums import ListKind, Stage, TransferMode
+from schemas.search import SearchPage
+from services.search import queries
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+
+
+class SearchQuery:
+    """Query parameters shared by both searches; every filter value is validated before use."""
+
+    def __init__(
+        self,
+        q: Annotated[str, Query(max_length=200, description="Words in simplified or traditional characters",
+                                examples=["氫能儲運"])] = "",
+        field: Annotated[str | None, Query(max_length=80, description="Field code, includes sub-fields")] = None,
+        region: Annotated[str | None, Query(max_length=40)] = None,
+        trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
+        trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
+        mode: TransferMode | None = None,
+        stage: Stage | None = None,
+        amount_min: Annotated[Decimal | None, Query(ge=0, description="Price/budget range reaches this")] = None,
+        amount_max: Annotated[Decimal | None, Query(ge=0)] = None,
+        sort: Annotated[str | None, Query(pattern=r"^-?[a-z_]+$", examples=["-published_at"])] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=4900)] = 0,
+    ):
+        self.params = queries.SearchParams(q, field, region, trl_min, trl_max, mode, stage, amount_min, amount_max,
+                                           sort, limit, offset)
+
+
+@router.get("/achievements", response_model=SearchPage)
+async def search_achievements(principal: Anyone, search: Search, query: Annotated[SearchQuery, Depends()]):
+    """Search published achievements: relevance-ranked hits with highlights, and facet counts
+    (field, region, stage, TRL, transfer mode). 503 problem+json while search is down."""
+    return await queries.search(search, ListKind.achievements, query.params)
+
+
+@router.get("/needs", response_model=SearchPage)
+async def search_needs(principal: Anyone, search: Search, query: Annotated[SearchQuery, Depends()]):
+    """Search published needs (confidential firms appear as 某企业)."""
+    return await queries.search(search, ListKind.needs, query.params)

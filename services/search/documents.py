@@ -1,0 +1,86 @@
+"""Listing rows to search documents: only public fields, plus the normalised text that is searched.
+
+The original text is kept for display; `*_n` fields hold the simplified, normalised form so that a
+query in either script finds documents in either script (DOMAIN.md, "Text is Chinese, in both scripts").
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from schemas.tables import Achievement, Need
+from services.taxonomy import taxonomy
+from services.text import normalise
+
+CONFIDENTIAL_OWNER = "某企业"
+
+
+def _ts(value: datetime | date | None) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return int(value.timestamp())
+
+
+def _num(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None  # for range filters only; money stays Decimal in PG
+
+
+def _common(row, org_name: str, fields: list[str]) -> dict:
+    tax = taxonomy()
+    paths = sorted({p for code in fields if code in tax.fields for p in tax.path(code)})
+    region = tax.regions.get(row.region) if row.region else None
+    return {
+        "id": str(row.id),
+        "title": row.title,
+        "keywords": row.keywords,
+        "field": row.field,
+        "field_top": tax.top(row.field) if row.field in tax.fields else row.field,
+        "field_path": paths,
+        "region": row.region,
+        "region_scope": region.scope if region else None,
+        "organisation_id": str(row.organisation_id),
+        "organisation_name": org_name,
+        "owner_org": str(row.organisation_id),
+        "updated_at": _ts(row.updated_at),
+        "published_at": _ts(row.published_at),
+        "title_n": normalise(row.title),
+        "keywords_n": [normalise(k) for k in row.keywords],
+    }
+
+
+def achievement_document(row: Achievement, org_name: str) -> dict:
+    return {
+        **_common(row, org_name, [row.field, *row.secondary_fields]),
+        "summary": row.summary,
+        "secondary_fields": row.secondary_fields,
+        "trl": row.trl,
+        "stage": row.stage,
+        "modes": row.transfer_modes,
+        "price_negotiable": row.price_negotiable,
+        "price_min": _num(row.price_min),
+        "price_max": _num(row.price_max),
+        "ip_types": sorted({ip.get("type") for ip in row.ip if ip.get("type")}),
+        "summary_n": normalise(row.summary),
+        "description_n": normalise(row.description),
+    }
+
+
+def need_document(row: Need, org_name: str) -> dict:
+    document = {
+        **_common(row, org_name, [row.field]),
+        "summary": row.description[:160],
+        "trl": row.required_trl,
+        "modes": row.cooperation_modes,
+        "budget_negotiable": row.budget_negotiable,
+        "budget_min": _num(row.budget_min),
+        "budget_max": _num(row.budget_max),
+        "deadline": _ts(row.deadline),
+        "confidential": row.confidential,
+        "challenge": row.challenge_reward is not None,
+        "summary_n": "",
+        "description_n": normalise(row.description),
+    }
+    if row.confidential:  # the public index never learns who a confidential firm is
+        document.update(organisation_id=None, organisation_name=CONFIDENTIAL_OWNER)
+    return document

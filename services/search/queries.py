@@ -1,0 +1,103 @@
+"""Full-text search over the public indexes, with filters built only from validated values."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from schemas.enums import ListKind, Stage, TransferMode
+from schemas.search import SearchHit, SearchPage
+from services.errors import Invalid
+from services.search.indexes import SearchIndexes
+from services.taxonomy import taxonomy
+from services.text import normalise
+
+FACETS = {
+    ListKind.achievements: ["field_top", "field", "region", "stage", "trl", "modes"],
+    ListKind.needs: ["field_top", "field", "region", "trl", "modes", "challenge"],
+}
+SORTS = {"updated_at", "published_at", "price_min", "trl", "budget_max", "deadline"}
+
+
+def quote(value: str) -> str:
+    """A string literal for a Meilisearch filter: a value can never close the quotes and add a clause."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    field: str | None = None
+    region: str | None = None
+    trl_min: int | None = None
+    trl_max: int | None = None
+    mode: TransferMode | None = None
+    stage: Stage | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    sort: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+def build_filter(kind: ListKind, params: SearchParams) -> list[str]:
+    tax = taxonomy()
+    clauses = []
+    if params.field:
+        clauses.append(f"field_path = {quote(tax.check_field(params.field, 'query.field'))}")
+    if params.region:
+        clauses.append(f"region = {quote(tax.check_region(params.region, 'query.region'))}")
+    if params.trl_min is not None:
+        clauses.append(f"trl >= {int(params.trl_min)}")
+    if params.trl_max is not None:
+        clauses.append(f"trl <= {int(params.trl_max)}")
+    if params.mode:
+        clauses.append(f"modes = {quote(TransferMode(params.mode).value)}")
+    if params.stage and kind == ListKind.achievements:
+        clauses.append(f"stage = {quote(Stage(params.stage).value)}")
+    prefix = "price" if kind == ListKind.achievements else "budget"
+    if params.amount_min is not None:
+        clauses.append(f"({prefix}_max >= {float(params.amount_min)} OR {prefix}_max IS NULL)")
+    if params.amount_max is not None:
+        clauses.append(f"({prefix}_min <= {float(params.amount_max)} OR {prefix}_min IS NULL)")
+    return clauses
+
+
+def _sort(kind: ListKind, sort: str | None) -> list[str] | None:
+    if not sort:
+        return None
+    name = sort.lstrip("-")
+    if name not in SORTS or (name in ("price_min",) and kind != ListKind.achievements) or (
+            name in ("budget_max", "deadline") and kind != ListKind.needs):
+        raise Invalid(f"cannot sort {kind.value} by {name}", code="search.invalid_sort", field="query.sort")
+    return [f"{name}:{'desc' if sort.startswith('-') else 'asc'}"]
+
+
+async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -> SearchPage:
+    query = normalise(params.q)
+    body = {
+        "q": query,
+        "filter": build_filter(kind, params),
+        "facets": FACETS[kind],
+        "limit": params.limit,
+        "offset": params.offset,
+        "attributesToHighlight": ["title_n", "summary_n", "keywords_n"],
+        "highlightPreTag": "<em>",
+        "highlightPostTag": "</em>",
+        "attributesToCrop": ["summary_n"],
+        "cropLength": 40,
+        "showRankingScore": True,
+    }
+    if (sort := _sort(kind, params.sort)) is not None:
+        body["sort"] = sort
+    result = await indexes.client.search(indexes.uid(kind), body)
+    hits = []
+    for hit in result["hits"]:
+        formatted = hit.get("_formatted", {})
+        highlight = {
+            name: formatted[name] if isinstance(formatted.get(name), str) else " ".join(formatted.get(name) or [])
+            for name in ("title_n", "summary_n", "keywords_n") if formatted.get(name) and "<em>" in str(formatted[name])
+        }
+        hits.append(SearchHit(**{k: v for k, v in hit.items() if k in SearchHit.model_fields},
+                              highlight=highlight, score=hit.get("_rankingScore")))
+    return SearchPage(query=params.q, total=result.get("estimatedTotalHits", len(hits)), offset=params.offset,
+                      limit=params.limit, hits=hits, facets=result.get("facetDistribution", {}),
+                      processing_ms=result.get("processingTimeMs", 0))

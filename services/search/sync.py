@@ -1,0 +1,85 @@
+"""Keeping Meilisearch in step with PostgreSQL: per-listing sync (from the outbox) and full rebuilds."""
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.enums import ListingStatus, ListKind
+from schemas.tables import Achievement, Need, Organisation
+from services.search.client import SearchError
+from services.search.documents import achievement_document, need_document
+from services.search.indexes import SearchIndexes
+from services.text import default_thesaurus
+
+log = logging.getLogger(__name__)
+TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
+DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
+REBUILD_SUFFIX = "_rebuild"
+
+
+async def ensure_indexes(search: SearchIndexes, suffix: str = "") -> None:
+    await search.ensure(default_thesaurus().synonyms(), suffix)
+
+
+async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
+                        suffix: str = "") -> None:
+    """Published listings are upserted, every other one (or a deleted one) removed; waits for Meilisearch."""
+    ids = set(ids)
+    if not ids:
+        return
+    table = TABLES[kind]
+    rows = (await session.execute(
+        select(table, Organisation.name).join(Organisation, Organisation.id == table.organisation_id)
+        .where(table.id.in_(ids))
+    )).all()
+    documents = [DOCUMENTS[kind](row, name) for row, name in rows if row.status == ListingStatus.published]
+    gone = ids - {uuid.UUID(d["id"]) for d in documents}
+    tasks = []
+    if documents:
+        tasks.append(await search.upsert(kind, documents, suffix))
+    if gone:
+        tasks.append((await search.client.delete_documents(search.uid(kind, suffix), [str(i) for i in gone]))
+                     ["taskUid"])
+    for task in tasks:
+        await search.client.wait_task(task, timeout=120)
+
+
+async def rebuild(ctx) -> dict[str, int]:
+    """Build fresh indexes beside the live ones, swap them in, then catch up with what changed meanwhile."""
+    started = datetime.now(UTC)
+    search = ctx.search
+    await ensure_indexes(search)  # the live ones must exist to be swapped
+    for kind in ListKind:  # the leftovers of an interrupted rebuild, if any
+        try:
+            await search.client.wait_task(await search.client.delete_index(search.uid(kind, REBUILD_SUFFIX)))
+        except SearchError as exc:
+            if exc.code != "index_not_found":
+                raise
+    await ensure_indexes(search, REBUILD_SUFFIX)
+    counts = {}
+    for kind, table in TABLES.items():
+        async with ctx.sessions() as session:
+            ids = list((await session.scalars(
+                select(table.id).where(table.status == ListingStatus.published).order_by(table.id)
+            )).all())
+            for start in range(0, len(ids), 1000):
+                await sync_listings(session, search, kind, ids[start:start + 1000], REBUILD_SUFFIX)
+        counts[kind.value] = len(ids)
+    await search.swap_in(REBUILD_SUFFIX)
+    async with ctx.sessions() as session:  # writes that the workers sent to the old index meanwhile
+        for kind, table in TABLES.items():
+            changed = (await session.scalars(select(table.id).where(table.updated_at >= started))).all()
+            await sync_listings(session, search, kind, changed)
+    return counts
+
+
+async def reindex_all(settings) -> None:
+    from services.context import ServiceContext
+
+    async with ServiceContext.open(settings) as ctx:
+        counts = await rebuild(ctx)
+    print("reindexed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

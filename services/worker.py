@@ -1,0 +1,95 @@
+"""`market worker`: drains the outbox into Meilisearch and the matching engine.
+
+Several workers, on several machines, can run at once: each claims a batch with
+`FOR UPDATE SKIP LOCKED`, so no event is handled twice at the same time, and handlers are idempotent
+(they re-read the listing by id), so a retry after a crash does no harm. A failed batch is retried
+with exponential backoff; nothing is dropped.
+"""
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from schemas.enums import ListKind
+from schemas.tables import OutboxEvent
+from services.matching.refresh import refresh_for_listings
+from services.search.sync import ensure_indexes, sync_listings
+
+log = logging.getLogger(__name__)
+KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+async def drain_batch(ctx, include_delayed: bool = False) -> int:
+    """Handle one batch of pending events; returns how many were claimed."""
+    now = datetime.now(UTC)
+    async with ctx.sessions() as session, session.begin():
+        stmt = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
+                .order_by(OutboxEvent.id).limit(ctx.settings.worker_batch_size)
+                .with_for_update(skip_locked=True))
+        if not include_delayed:
+            stmt = stmt.where(OutboxEvent.available_at <= now)
+        events = list((await session.scalars(stmt)).all())
+        if not events:
+            return 0
+        try:
+            async with session.begin_nested():  # a failure rolls back to here; the events stay writable
+                await handle(ctx, session, events)
+        except Exception as exc:  # whatever failed, the events wait and are tried again
+            log.warning("outbox batch failed, will retry: %s", exc, exc_info=not _expected(exc))
+            for event in events:
+                event.attempts += 1
+                event.available_at = now + backoff(event.attempts)
+                event.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            return len(events)
+        for event in events:
+            event.processed_at = now
+        return len(events)
+
+
+def _expected(exc: Exception) -> bool:
+    from services.search.client import SearchUnavailable
+
+    return isinstance(exc, SearchUnavailable)
+
+
+async def handle(ctx, session, events: list[OutboxEvent]) -> None:
+    """Listing events: sync each listing once, then refresh the leads it affects."""
+    listings: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
+    for event in events:
+        if event.aggregate_type in KINDS:
+            listings[KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
+    for kind, ids in listings.items():
+        await sync_listings(session, ctx.search, kind, ids)
+    await refresh_for_listings(ctx, session, listings)
+
+
+async def drain(ctx, include_delayed: bool = False) -> int:
+    """Drain until nothing is pending (tests and `market worker --once` wait on this, not on the clock)."""
+    total = 0
+    while handled := await drain_batch(ctx, include_delayed):
+        total += handled
+        include_delayed = False  # one pass over delayed events, then only what is due
+    return total
+
+
+async def run_worker(settings, once: bool = False) -> None:
+    from services.context import ServiceContext
+
+    async with ServiceContext.open(settings, pool_size=4) as ctx:
+        await ensure_indexes(ctx.search)
+        log.info("worker started")
+        while True:
+            handled = await drain(ctx)
+            if once:
+                log.info("drained %s events", handled)
+                return
+            if not handled:
+                await asyncio.sleep(settings.worker_idle_seconds)
