@@ -1,0 +1,56 @@
+"""The published two lists (两张清单) and their downloads."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from market.api.deps import Session
+from market.auth import Operator
+from schemas.enums import ListKind
+from schemas.publications import PublicationCreate, PublicationDetail, PublicationRead
+from services import publications
+
+router = APIRouter(prefix="/v1/publications", tags=["publications"])
+MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.post("", response_model=PublicationDetail, status_code=status.HTTP_201_CREATED)
+async def publications_create(body: PublicationCreate, principal: Operator, session: Session):
+    """Publish the next numbered version of a list (optionally one field's): a frozen snapshot of the
+    listings published right now, with what was added, removed and changed since the previous one."""
+    publication = await publications.publish(session, principal, body.list_kind, body.field)
+    return PublicationDetail(**PublicationRead.model_validate(publication, from_attributes=True).model_dump(),
+                             **await publications.diff(session, publication))
+
+
+@router.get("", response_model=list[PublicationRead])
+async def publications_list(session: Session, list_kind: ListKind | None = None):
+    """Every published version, newest first."""
+    return [PublicationRead.model_validate(p, from_attributes=True)
+            for p in await publications.list_publications(session, list_kind)]
+
+
+@router.get("/{publication_id}", response_model=PublicationDetail)
+async def publications_get(publication_id: uuid.UUID, session: Session):
+    """One version with the ids added, removed and changed against the version before it."""
+    publication = await publications.get(session, publication_id)
+    return PublicationDetail(**PublicationRead.model_validate(publication, from_attributes=True).model_dump(),
+                             **await publications.diff(session, publication))
+
+
+@router.get("/{publication_id}/download", response_class=Response,
+            responses={200: {"content": {m: {} for m in MEDIA.values()},
+                             "description": "The frozen list as a file"}})
+async def publications_download(
+    publication_id: uuid.UUID, session: Session,
+    format: Annotated[Literal["csv", "xlsx", "json"], Query(description="File format")] = "csv",
+):
+    """Download a version (older versions stay downloadable, unchanged)."""
+    publication = await publications.get(session, publication_id)
+    body = publications.render(ListKind(publication.list_kind), await publications.contents(session, publication),
+                               format)
+    name = f"{publication.list_kind}-v{publication.version}{'-' + publication.field if publication.field else ''}"
+    return Response(body, media_type=MEDIA[format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
