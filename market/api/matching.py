@@ -1,0 +1,80 @@
+"""Live matches of one listing, and the persisted leads."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from market.api.deps import Pagination, Search, Session
+from market.auth import Anyone, Authenticated, BrokerOrOperator
+from schemas.common import Page
+from schemas.enums import LeadSource, LeadStatus, ListKind
+from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
+from services import leads
+from services.matching import ENGINE_VERSION
+from services.matching.engine import live_matches
+from services.matching.refresh import add_manual
+from services.pagination import decode_cursor, page
+from services.principal import Principal
+
+router = APIRouter(tags=["matching"])
+Limit = Annotated[int, Query(ge=1, le=100, description="How many matches (default: the configured K)")]
+
+
+async def _matches(request: Request, session, search, principal: Principal, kind: ListKind, listing_id: uuid.UUID,
+                   limit: int | None) -> MatchPage:
+    settings = request.app.state.settings
+    found = await live_matches(session, search, settings, principal, kind, listing_id,
+                               limit or settings.match_top_k)
+    return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
+        MatchRead(id=m.id, title=m.document["title"], summary=m.document.get("summary") or "",
+                  organisation_name=m.document["organisation_name"], field=m.document["field"],
+                  region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
+        for m in found])
+
+
+@router.get("/v1/needs/{need_id}/matches", response_model=MatchPage)
+async def needs_matches(need_id: uuid.UUID, request: Request, session: Session, search: Search, principal: Anyone,
+                        limit: Limit = None):
+    """The achievements that best fit this need, live, with a score in [0, 1] and the reasons.
+    Works on the owner's unpublished drafts too, to preview before publishing."""
+    return await _matches(request, session, search, principal, ListKind.needs, need_id, limit)
+
+
+@router.get("/v1/achievements/{achievement_id}/matches", response_model=MatchPage)
+async def achievements_matches(achievement_id: uuid.UUID, request: Request, session: Session, search: Search,
+                               principal: Anyone, limit: Limit = None):
+    """The needs this achievement best fits, live, with a score and the reasons."""
+    return await _matches(request, session, search, principal, ListKind.achievements, achievement_id, limit)
+
+
+leads_router = APIRouter(prefix="/v1/leads", tags=["leads"])
+
+
+@leads_router.get("", response_model=Page[LeadRead])
+async def leads_list(
+    principal: Authenticated, session: Session, pagination: Pagination,
+    need_id: uuid.UUID | None = None, achievement_id: uuid.UUID | None = None,
+    status_: Annotated[LeadStatus | None, Query(alias="status")] = LeadStatus.active,
+    source: LeadSource | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+):
+    """Leads, best score first: brokers and operators see all, an organisation those of its listings."""
+    rows = await leads.list_leads(session, principal, need_id=need_id, achievement_id=achievement_id,
+                                  status=status_, source=source, min_score=min_score, limit=pagination.limit,
+                                  after=decode_cursor(pagination.cursor))
+    rows, cursor = page(rows, pagination.limit, lambda r: [r[0].score, str(r[0].id)])
+    return Page(items=[leads.lead_read(principal, *row) for row in rows], next_cursor=cursor)
+
+
+@leads_router.get("/{lead_id}", response_model=LeadRead)
+async def leads_get(lead_id: uuid.UUID, principal: Authenticated, session: Session):
+    """One lead with its score and reasons."""
+    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead_id))
+
+
+@leads_router.post("", response_model=LeadRead, status_code=status.HTTP_201_CREATED)
+async def leads_create(body: LeadCreate, request: Request, principal: BrokerOrOperator, session: Session):
+    """Add a lead by hand (brokers); the engine scores it and gives its reasons all the same."""
+    lead = await add_manual(session, request.app.state.ctx, principal, body.need_id, body.achievement_id)
+    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead.id))

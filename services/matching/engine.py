@@ -1,0 +1,137 @@
+"""Live matching: one plain multi-search (one request, one query per term) against the other list,
+the ranking scores combined per document, then the structured fit.
+
+Why not federated search: a federated list keeps each document once with its best weighted score,
+so a document matching many of a need's terms would rank no higher than one matching only the best
+term. We combine the per-term scores ourselves as a noisy-OR: every matched term adds evidence,
+saturating towards 1.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from schemas.enums import ListKind
+from schemas.tables import Achievement, Need
+from services.errors import NotFound
+from services.matching import ENGINE_VERSION
+from services.matching.scoring import Side, Weights, score_pair
+from services.matching.terms import QueryTerm, listing_terms
+from services.search.client import SearchError
+from services.search.queries import quote
+from services.taxonomy import taxonomy
+from services.text import default_thesaurus
+
+PER_TERM_LIMIT = 60
+TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
+RETRIEVE = ["id", "title", "summary", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
+            "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_id",
+            "organisation_name", "published_at", "keywords"]
+
+
+@dataclass
+class Match:
+    id: uuid.UUID
+    score: float
+    text: float
+    reasons: dict
+    document: dict
+
+
+def counterpart(kind: ListKind) -> ListKind:
+    return ListKind.achievements if kind == ListKind.needs else ListKind.needs
+
+
+def _decimal(value) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
+def side_of_row(row: Achievement | Need) -> Side:
+    if isinstance(row, Achievement):
+        return Side(row.field, tuple(row.secondary_fields), row.trl, tuple(row.transfer_modes), row.price_negotiable,
+                    row.price_min, row.price_max, row.region, row.published_at)
+    return Side(row.field, (), row.required_trl, tuple(row.cooperation_modes), row.budget_negotiable, row.budget_min,
+                row.budget_max, row.region, row.published_at)
+
+
+def side_of_document(kind: ListKind, doc: dict) -> Side:
+    prefix = "price" if kind == ListKind.achievements else "budget"
+    published = doc.get("published_at")
+    return Side(doc["field"], tuple(doc.get("secondary_fields") or ()), doc.get("trl"), tuple(doc.get("modes") or ()),
+                bool(doc.get(f"{prefix}_negotiable", True)), _decimal(doc.get(f"{prefix}_min")),
+                _decimal(doc.get(f"{prefix}_max")), doc.get("region"),
+                datetime.fromtimestamp(published, UTC) if published else None)
+
+
+def terms_of_row(row: Achievement | Need) -> list[QueryTerm]:
+    body = f"{row.summary}。{row.description}" if isinstance(row, Achievement) else row.description
+    return listing_terms(row.title, row.keywords, body, default_thesaurus())
+
+
+def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[float, list[dict], dict]]:
+    """Per document: noisy-OR of the weighted per-term ranking scores, the matched terms, the document."""
+    evidence: dict[str, list] = {}
+    for term, result in zip(terms, results, strict=True):
+        for hit in result["hits"]:
+            entry = evidence.setdefault(hit["id"], [1.0, [], hit])
+            relevance = float(hit.get("_rankingScore", 0.0))
+            entry[0] *= 1.0 - TERM_EVIDENCE * term.weight * relevance
+            highlight = hit.get("_formatted", {}).get("title_n", "")
+            entry[1].append({"term": term.term, "origin": term.origin, "weight": term.weight,
+                             "relevance": round(relevance, 4),
+                             "highlight": highlight if "<em>" in highlight else None})
+    return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
+
+
+async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
+                        only: uuid.UUID | None = None) -> list[Match]:
+    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs);
+    `only` restricts to one counterpart, to score a pair a broker chose."""
+    terms = terms_of_row(row)
+    if not terms:
+        return []
+    other = counterpart(kind)
+    own_org = f"owner_org != {quote(str(row.organisation_id))}"
+    if only is not None:
+        own_org += f" AND id = {quote(str(only))}"
+    queries = [{
+        "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
+        "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
+        "attributesToHighlight": ["title_n"], "highlightPreTag": "<em>", "highlightPostTag": "</em>",
+    } for term in terms]
+    try:
+        response = await search.client.multi_search(queries)
+    except SearchError as exc:
+        if exc.code == "index_not_found":
+            return []
+        raise
+    combined = combine(terms, response["results"])
+    tax = taxonomy()
+    weights = Weights.from_settings(settings)
+    source = side_of_row(row)
+    now = datetime.now(UTC)
+    matches = []
+    for doc_id, (text, matched, doc) in combined.items():
+        other_side = side_of_document(other, doc)
+        need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
+        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
+        matched.sort(key=lambda m: -m["weight"] * m["relevance"])
+        matches.append(Match(uuid.UUID(doc_id), score, text, {
+            "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
+            "components": components,
+        }, doc))
+    matches.sort(key=lambda m: (-m.score, str(m.id)))
+    return matches[:limit]
+
+
+async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
+                       limit: int) -> list[Match]:
+    """Matches of a listing the caller may read (an owner previews a draft's matches before publishing)."""
+    from services import listings
+
+    spec = listings.SPECS[kind]
+    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
+    if row is None:
+        raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
+    return await match_listing(search, settings, kind, row[0], limit)

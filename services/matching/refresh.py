@@ -1,0 +1,109 @@
+"""Persisted leads: one row per (need, achievement), refreshed when either side changes.
+
+A lead is active while it is in the top K of its need or of its achievement (or was added by a
+broker) and both listings are published; otherwise it is retired, never deleted or duplicated.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
+from schemas.tables import Achievement, Lead, Need
+from services.matching import ENGINE_VERSION
+from services.matching.engine import Match, counterpart, match_listing
+
+TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
+
+
+def _columns(kind: ListKind):
+    """(this side's id column, the other side's id column, this side's rank column)."""
+    if kind == ListKind.needs:
+        return Lead.need_id, Lead.achievement_id, "need_rank"
+    return Lead.achievement_id, Lead.need_id, "achievement_rank"
+
+
+async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
+    own, other, rank = _columns(kind)
+    now = datetime.now(UTC)
+    keep = [m.id for m in matches]
+    await session.execute(update(Lead).where(own == listing_id, other.not_in(keep)).values({rank: None}))
+    for position, match in enumerate(matches, 1):
+        need_id, achievement_id = (listing_id, match.id) if kind == ListKind.needs else (match.id, listing_id)
+        values = {"score": match.score, "reasons": match.reasons, rank: position, "status": LeadStatus.active,
+                  "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now}
+        await session.execute(
+            insert(Lead).values(id=uuid.uuid4(), need_id=need_id, achievement_id=achievement_id,
+                                source=LeadSource.engine, created_at=now, **values)
+            .on_conflict_do_update(constraint="uq_lead_pair", set_=values)
+        )
+    await session.execute(
+        update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
+                           Lead.source == LeadSource.engine, Lead.status == LeadStatus.active)
+        .values(status=LeadStatus.retired, updated_at=now)
+    )
+
+
+async def retire(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> set[uuid.UUID]:
+    """The listing left the list: all its leads leave the active set. Returns the counterparts touched."""
+    own, other, _ = _columns(kind)
+    touched = set((await session.scalars(
+        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
+    await session.execute(
+        update(Lead).where(own == listing_id)
+        .values(status=LeadStatus.retired, need_rank=None, achievement_rank=None, updated_at=datetime.now(UTC))
+    )
+    return touched
+
+
+async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> set[uuid.UUID]:
+    """Recompute one listing's matches and store them; returns the counterparts whose lists may change."""
+    row = await session.get(TABLES[kind], listing_id)
+    if row is None or row.status != ListingStatus.published:
+        return await retire(session, kind, listing_id)
+    matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
+    await store(session, kind, listing_id, matches)
+    return {m.id for m in matches}
+
+
+async def refresh_for_listings(ctx, session: AsyncSession, changed: dict[ListKind, set[uuid.UUID]]) -> None:
+    """After listings changed: their own leads, then the lists of the counterparts they now rank in."""
+    affected: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
+    for kind, ids in changed.items():
+        for listing_id in sorted(ids):
+            affected[counterpart(kind)] |= await refresh_listing(ctx, session, kind, listing_id)
+    for kind, ids in affected.items():
+        for listing_id in sorted(ids - changed.get(kind, set())):
+            await refresh_listing(ctx, session, kind, listing_id)
+
+
+async def add_manual(session: AsyncSession, ctx, principal, need_id: uuid.UUID, achievement_id: uuid.UUID) -> Lead:
+    """A broker's own lead: scored by the engine like any other, kept active until a side leaves the list."""
+    from services.errors import Conflict, NotFound
+
+    need = await session.get(Need, need_id)
+    achievement = await session.get(Achievement, achievement_id)
+    for row, noun in ((need, "need"), (achievement, "achievement")):
+        if row is None or row.status != ListingStatus.published:
+            raise NotFound(f"published {noun} not found", code=f"{noun}.not_found", field=f"body.{noun}_id")
+    existing = await session.scalar(select(Lead).where(and_(Lead.need_id == need_id,
+                                                             Lead.achievement_id == achievement_id)))
+    if existing is not None and existing.status == LeadStatus.active:
+        raise Conflict("this pair is already an active lead", code="lead.duplicate", field="body")
+    matches = await match_listing(ctx.search, ctx.settings, ListKind.needs, need, limit=10_000,
+                                  only=achievement_id)
+    score, reasons = (matches[0].score, matches[0].reasons) if matches else (0.0, {
+        "engine_version": ENGINE_VERSION, "score": 0.0, "matched_terms": [], "components": []})
+    reasons = {**reasons, "added_by": str(principal.user_id)}
+    now = datetime.now(UTC)
+    if existing is None:
+        existing = Lead(need_id=need_id, achievement_id=achievement_id, created_by=principal.user_id)
+        session.add(existing)
+    existing.source, existing.status = LeadSource.manual, LeadStatus.active
+    existing.score, existing.reasons = score, reasons
+    existing.engine_version, existing.computed_at, existing.updated_at = ENGINE_VERSION, now, now
+    await session.flush()
+    return existing

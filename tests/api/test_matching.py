@@ -1,0 +1,100 @@
+"""Matching through the real Meilisearch: live matches, reasons, and leads kept fresh by the worker."""
+
+from tests.factories import create_listing
+
+TEA_NEED = dict(title="名優茶採摘全靠人工，旺季招不到人", keywords=["採茶", "人工成本", "招工難"],
+                description="公司有三千畝茶園，明前茶採摘全靠人工，旺季招工難、成本高，想找能替代人工採摘嫩芽的設備。",
+                field="modern_agriculture.smart_agriculture", required_trl=5, region="cd.pujiang")
+TEA_PICKER = dict(title="基于视觉识别的茶叶嫩芽定位与柔性采摘末端执行器",
+                  keywords=["嫩芽识别", "采摘机器人", "末端执行器"],
+                  summary="面向名优茶机械化采摘的嫩芽识别与柔性采摘技术。",
+                  description="采用深度学习识别茶叶嫩芽，识别准确率92%，柔性末端执行器采摘损伤率低于5%，可替代人工采茶。",
+                  field="artificial_intelligence.vision", trl=6, stage="pilot", region="cd.wuhou")
+LOOK_ALIKE = dict(title="茶多酚高效提取与纯化工艺", keywords=["茶多酚", "提取", "纯化"],
+                  summary="以茶叶为原料提取茶多酚。", description="采用膜分离与大孔树脂纯化茶多酚，纯度达到98%。",
+                  field="green_food.processing", trl=7, stage="pilot", region="cd.wenjiang")
+
+
+async def test_traditional_need_matches_simplified_achievement_with_reasons(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    picker = await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    look_alike = await create_listing(market, "achievements", uni, external_id="T-2", **LOOK_ALIKE)
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+
+    body = (await client.get(f"/v1/needs/{need['id']}/matches")).json()
+    ids = [m["id"] for m in body["matches"]]
+    assert ids[0] == picker["id"]
+    if look_alike["id"] in ids:
+        assert body["matches"][ids.index(look_alike["id"])]["score"] < body["matches"][0]["score"]
+    best = body["matches"][0]
+    assert 0 < best["score"] <= 1
+    reasons = best["reasons"]
+    assert reasons["matched_terms"] and {c["name"] for c in reasons["components"]} >= {
+        "text", "field", "maturity", "price", "mode", "region", "freshness"}
+    assert abs(sum(c["contribution"] for c in reasons["components"])
+               / sum(c["weight"] for c in reasons["components"]) - best["score"]) < 1e-3
+
+    back = (await client.get(f"/v1/achievements/{picker['id']}/matches")).json()
+    assert back["matches"][0]["id"] == need["id"]
+
+
+async def test_leads_created_on_publish_retired_on_unpublish_no_duplicates(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    broker = await market.broker()
+    picker = await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+
+    leads = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"]
+    assert [(lead["achievement"]["id"], lead["status"]) for lead in leads] == [(picker["id"], "active")]
+    first = leads[0]
+    assert first["need_rank"] == 1 and first["engine_version"] and first["reasons"]["components"]
+    assert first["need"]["title"] == TEA_NEED["title"]
+
+    for deadline in ("2027-07-01", "2027-08-01", "2027-09-01"):  # minor edits keep it published
+        await client.patch(f"/v1/needs/{need['id']}", headers=firm.headers, json={"deadline": deadline})
+        await sync()
+    again = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"]
+    assert [lead["id"] for lead in again] == [first["id"]]
+
+    await client.post(f"/v1/needs/{need['id']}/archive", headers=firm.headers)
+    await sync()
+    active = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()
+    assert active["items"] == []
+    retired = (await client.get("/v1/leads", headers=broker.headers,
+                                params={"need_id": need["id"], "status": "retired"})).json()["items"]
+    assert [lead["id"] for lead in retired] == [first["id"]]
+
+
+async def test_organisation_sees_only_leads_of_its_listings(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    stranger = await market.organisation("enterprise")
+    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    await create_listing(market, "needs", firm, confidential=True, **TEA_NEED)
+    await sync()
+    assert len((await client.get("/v1/leads", headers=firm.headers)).json()["items"]) == 1
+    seen_by_uni = (await client.get("/v1/leads", headers=uni.headers)).json()["items"]
+    assert seen_by_uni[0]["need"]["organisation_name"] == "某企业"
+    assert (await client.get("/v1/leads", headers=stranger.headers)).json()["items"] == []
+    assert (await client.get("/v1/leads")).status_code == 401
+
+
+async def test_broker_adds_a_lead_by_hand_and_it_is_scored(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    broker = await market.broker()
+    look_alike = await create_listing(market, "achievements", uni, external_id="T-2", **LOOK_ALIKE)
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+    response = await client.post("/v1/leads", headers=broker.headers,
+                                 json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+    assert response.status_code == 201, response.text
+    lead = response.json()
+    assert lead["source"] == "manual" and lead["status"] == "active" and "components" in lead["reasons"]
+    duplicate = await client.post("/v1/leads", headers=broker.headers,
+                                   json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+    assert duplicate.status_code == 409
