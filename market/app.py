@@ -1,5 +1,6 @@
 """create_app(settings) -> FastAPI: routers, middleware, error handlers and the lifespan."""
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,6 +11,10 @@ from market.api import ROUTERS
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
+from services.search.client import SearchUnavailable
+from services.search.sync import ensure_indexes
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 科创通 Market: the two lists of a technology-transfer marketplace — research achievements (科技成果)
@@ -38,6 +43,14 @@ TAGS = [
 ]
 
 
+async def _ensure_indexes(ctx: ServiceContext) -> None:
+    """Best effort: the API starts (and serves listings) even while Meilisearch is down."""
+    try:
+        await ensure_indexes(ctx.search)
+    except SearchUnavailable:
+        log.warning("Meilisearch unavailable at start; search answers 503 until it returns")
+
+
 def operation_id(route: APIRoute) -> str:
     """operationIds are the route function's name, `resource_action`, so generated clients don't churn."""
     return route.name
@@ -54,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.engine = ctx.engine
             app.state.sessions = ctx.sessions
             app.state.search = ctx.search
+            await _ensure_indexes(ctx)
             yield
 
     app = FastAPI(

@@ -23,7 +23,7 @@ PUBLIC_OPERATIONS = {
     "health_live", "health_ready", "auth_login", "auth_refresh", "auth_logout", "taxonomy_fields",
     "taxonomy_regions", "achievements_list", "achievements_get", "needs_list", "needs_get",
     "search_achievements", "search_needs", "publications_list", "publications_get", "publications_download",
-    "organisations_list", "organisations_get",
+    "organisations_list", "organisations_get", "needs_matches", "achievements_matches",
 }
 
 

@@ -24,14 +24,19 @@ def running_services() -> Iterator[Settings]:
         yield Settings()
 
 
-def migrate(settings: Settings, revision: str = "head") -> None:
-    from alembic import command
+def alembic_config(database_url: str):
     from alembic.config import Config
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", settings.database_url)
-    command.upgrade(config, revision)
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))  # configparser interpolates %
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(settings.database_url), revision)
 
 
 def serve(settings: Settings) -> None:

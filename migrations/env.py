@@ -5,10 +5,10 @@ import os
 
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
 
 import schemas.tables  # noqa: F401 - registers every table on the metadata
 from services.db import async_url
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -21,7 +21,7 @@ class Contact(BaseModel):
 
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "kind": "university", "name": "四川大学", "credit_code": "12100000450718488D", "region": "cd.wuhou",
+        "kind": "university", "name": "四川大学", "credit_code": "12100000450718488J", "region": "cd.wuhou",
         "contact": {"name": "张老师", "phone": "028-85400000", "email": "tto@scu.example.cn"},
     }]})
     kind: OrgKind
@@ -97,7 +97,7 @@ class OrganisationRegister(OrganisationCreate):
     """An organisation with its first administrator (created by operators)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "kind": "enterprise", "name": "成都天府茶业有限公司", "credit_code": "91510100MA6C4XKX8H",
+        "kind": "enterprise", "name": "成都天府茶业有限公司", "credit_code": "91510100MA6C4XKX8Q",
         "region": "cd.pujiang", "admin": {"email": "boss@tea.example.cn", "display_name": "王总",
                                           "password": "correct horse battery", "roles": ["org_admin"]},
     }]})
@@ -112,7 +112,8 @@ class LoginRequest(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…"}]})
     refresh_token: str = Field(max_length=2000)
 
 

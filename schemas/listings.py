@@ -243,5 +243,6 @@ class NeedRead(_Review, ListingOwner):
 
 
 class RejectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "成果简介过于简略，请补充技术指标"}]})
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"reason": "成果简介过于简略，请补充技术指标"}]})
     reason: str = Field(min_length=2, max_length=2000)

@@ -15,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import OrgKind, Role
 from schemas.identity import (
-    ApiKeyCreate, OrganisationCreate, OrganisationUpdate, UserCreate, UserUpdate,
+    ApiKeyCreate,
+    OrganisationCreate,
+    OrganisationUpdate,
+    UserCreate,
+    UserUpdate,
 )
 from schemas.tables import ApiKey, Organisation, RefreshToken, User
 from services import audit

@@ -21,7 +21,7 @@ from schemas.listings import AchievementRead, NeedRead
 from schemas.tables import Achievement, Need, Organisation
 from services import audit, outbox
 from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.lifecycle import TOPICS, Action, TRANSITIONS, next_status, status_after_edit
+from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_after_edit
 from services.pagination import decode_cursor, page
 from services.principal import Principal
 from services.taxonomy import taxonomy

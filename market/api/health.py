@@ -1,12 +1,11 @@
 """Liveness and readiness."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from market.api.deps import Search
-from fastapi import Request
 
 router = APIRouter(tags=["health"])
 

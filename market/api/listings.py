@@ -13,7 +13,13 @@ from market.auth import Anyone, ListingWriter, Operator
 from schemas.common import Page
 from schemas.enums import ListingStatus, TransferMode
 from schemas.listings import (
-    AchievementCreate, AchievementRead, AchievementUpdate, NeedCreate, NeedRead, NeedUpdate, RejectBody,
+    AchievementCreate,
+    AchievementRead,
+    AchievementUpdate,
+    NeedCreate,
+    NeedRead,
+    NeedUpdate,
+    RejectBody,
 )
 from services import listings
 from services.lifecycle import Action

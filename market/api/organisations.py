@@ -6,12 +6,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from market.api.deps import Pagination, Session
-from market.auth import Anyone, OrgManager, Operator
+from market.auth import Anyone, Operator, OrgManager
 from schemas.common import Page
 from schemas.enums import OrgKind
 from schemas.identity import (
-    ApiKeyCreate, ApiKeyCreated, ApiKeyRead, OrganisationRead, OrganisationRegister, OrganisationUpdate,
-    OrganisationWithAdmin, UserCreate, UserRead, UserUpdate,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    OrganisationRead,
+    OrganisationRegister,
+    OrganisationUpdate,
+    OrganisationWithAdmin,
+    UserCreate,
+    UserRead,
+    UserUpdate,
 )
 from services import identity
 from services.pagination import decode_cursor, page

