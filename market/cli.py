@@ -65,7 +65,7 @@ def cmd_dev(args) -> None:
     with running_services() as settings:
         migrate(settings)
         asyncio.run(_seed(settings, demo=True))
-        asyncio.run(_createadmin(settings, "admin@market.example.cn", None, announce=True))
+        asyncio.run(_createadmin(settings, "admin@market.example.cn", None))
         worker = subprocess.Popen([sys.executable, "-m", "market.cli", "worker"], preexec_fn=_die_with_parent)
         try:
             print(f"\n  科创通 Market on http://{settings.host}:{settings.port}/docs\n", flush=True)
@@ -96,14 +96,13 @@ async def _seed(settings: Settings, demo: bool) -> None:
     print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
 
 
-async def _createadmin(settings: Settings, email: str, password: str | None, announce: bool = False) -> None:
+async def _createadmin(settings: Settings, email: str, password: str | None) -> None:
     from services.identity import ensure_operator_admin
 
     async with _context(settings) as ctx:
         created, password = await ensure_operator_admin(ctx.sessions, email, password)
-    if created or not announce:
-        print(f"operator admin: {email} / password: {password}" if created
-              else f"operator admin {email} already exists", flush=True)
+    print(f"operator admin: {email} / password: {password}" if created
+          else f"operator admin {email} exists (its password was printed when it was created)", flush=True)
 
 
 @contextlib.asynccontextmanager

