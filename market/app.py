@@ -12,7 +12,6 @@ from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
 from services.search.client import SearchUnavailable
-from services.search.sync import ensure_indexes
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ TAGS = [
 async def _ensure_indexes(ctx: ServiceContext) -> None:
     """Best effort: the API starts (and serves listings) even while Meilisearch is down."""
     try:
-        await ensure_indexes(ctx.search)
+        await ctx.search.ensure()
     except SearchUnavailable:
         log.warning("Meilisearch unavailable at start; search answers 503 until it returns")
 

@@ -15,6 +15,7 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import Iterable
+import functools
 from functools import cache
 from pathlib import Path
 
@@ -190,16 +191,31 @@ class Thesaurus:
             found.update(techniques)
         return sorted(found)
 
-    def synonyms(self) -> dict[str, list[str]]:
-        """The Meilisearch ``synonyms`` setting: every equivalent lists the others of its group; a problem
-        word lists its technique terms (one way: 机器人 does not find 招工难)."""
-        out: dict[str, list[str]] = {}
-        for group in self._groups:
-            for term in group:
-                out[term] = [other for other in group if other != term]
-        for word, techniques in self._techniques.items():
-            out[word] = _unique([*out.get(word, []), *techniques])
-        return {term: out[term] for term in sorted(out) if out[term]}
+    def equivalents(self, term: str) -> list[str]:
+        """The other terms of ``term``'s group of equivalents (锂电 → 锂离子电池, 锂电池)."""
+        term = normalise(term)
+        return [t for t in self._group_of.get(term, []) if t != term]
+
+    def query_variants(self, query: str, limit: int = 4) -> list[str]:
+        """The query, then the query with a known term replaced by one of its equivalents.
+
+        The search indexes carry no Meilisearch synonyms (thousands of them cost ~4 ms on every query,
+        and matching sends a dozen queries at once), so search sends these variants itself.
+        """
+        query = normalise(query)
+        variants = [query]
+        covered: list[str] = []
+        for term in self._by_length:
+            if len(variants) > limit:
+                break
+            if term in query and not any(term in longer for longer in covered):
+                covered.append(term)
+                variants += [query.replace(term, other) for other in self.equivalents(term)[:2]]
+        return _unique(variants)[: limit + 1]
+
+    @functools.cached_property
+    def _by_length(self) -> list[str]:
+        return sorted(self._group_of, key=lambda t: (-len(t), t))
 
     def expand(self, term: str) -> list[str]:
         """Terms to search for besides ``term``, most specific first: its equivalents, then the

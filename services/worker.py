@@ -16,7 +16,7 @@ from sqlalchemy import select
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.matching.refresh import refresh_for_listings
-from services.search.sync import ensure_indexes, sync_listings
+from services.search.sync import sync_listings
 
 log = logging.getLogger(__name__)
 KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}
@@ -84,7 +84,7 @@ async def run_worker(settings, once: bool = False) -> None:
     from services.context import ServiceContext
 
     async with ServiceContext.open(settings, pool_size=4) as ctx:
-        await ensure_indexes(ctx.search)
+        await ctx.search.ensure()
         log.info("worker started")
         while True:
             handled = await drain(ctx)

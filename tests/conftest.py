@@ -95,9 +95,8 @@ async def market(client, ctx):
 async def search(ctx):
     """The search indexes, emptied after the test (they are shared by the whole run)."""
     from schemas.enums import ListKind
-    from services.search.sync import ensure_indexes
 
-    await ensure_indexes(ctx.search)
+    await ctx.search.ensure()
     yield ctx.search
     for kind in ListKind:
         await ctx.search.client.wait_task(await ctx.search.client.delete_all_documents(ctx.search.uid(kind)))

@@ -8,7 +8,7 @@ from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
-from services.text import normalise
+from services.text import default_thesaurus
 
 FACETS = {
     ListKind.achievements: ["field_top", "field", "region", "stage", "trl", "modes"],
@@ -72,13 +72,11 @@ def _sort(kind: ListKind, sort: str | None) -> list[str] | None:
 
 
 async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -> SearchPage:
-    query = normalise(params.q)
+    """One query, or, when the query holds thesaurus terms (锂电, UAV), a federated search over the
+    query and its variants with equivalents (锂离子电池, 无人机), merged by Meilisearch."""
+    variants = default_thesaurus().query_variants(params.q) if params.q.strip() else [""]
     body = {
-        "q": query,
         "filter": build_filter(kind, params),
-        "facets": FACETS[kind],
-        "limit": params.limit,
-        "offset": params.offset,
         "attributesToHighlight": ["title_n", "summary_n", "keywords_n"],
         "highlightPreTag": "<em>",
         "highlightPostTag": "</em>",
@@ -88,7 +86,16 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
     }
     if (sort := _sort(kind, params.sort)) is not None:
         body["sort"] = sort
-    result = await indexes.client.search(indexes.uid(kind), body)
+    uid = indexes.uid(kind)
+    if len(variants) == 1:
+        result = await indexes.client.search(
+            uid, {**body, "q": variants[0], "facets": FACETS[kind], "limit": params.limit, "offset": params.offset})
+    else:
+        queries = [{**body, "indexUid": uid, "q": variant, "federationOptions": {"weight": 1.0 if i == 0 else 0.9}}
+                   for i, variant in enumerate(variants)]
+        result = await indexes.client.multi_search(queries, federation={
+            "limit": params.limit, "offset": params.offset, "facetsByIndex": {uid: FACETS[kind]},
+            "mergeFacets": {}})
     hits = []
     for hit in result["hits"]:
         formatted = hit.get("_formatted", {})

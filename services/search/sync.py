@@ -13,16 +13,11 @@ from schemas.tables import Achievement, Need, Organisation
 from services.search.client import SearchError
 from services.search.documents import achievement_document, need_document
 from services.search.indexes import SearchIndexes
-from services.text import default_thesaurus
 
 log = logging.getLogger(__name__)
 TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
 DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
 REBUILD_SUFFIX = "_rebuild"
-
-
-async def ensure_indexes(search: SearchIndexes, suffix: str = "") -> None:
-    await search.ensure(default_thesaurus().synonyms(), suffix)
 
 
 async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
@@ -52,14 +47,14 @@ async def rebuild(ctx) -> dict[str, int]:
     """Build fresh indexes beside the live ones, swap them in, then catch up with what changed meanwhile."""
     started = datetime.now(UTC)
     search = ctx.search
-    await ensure_indexes(search)  # the live ones must exist to be swapped
+    await search.ensure()  # the live ones must exist to be swapped
     for kind in ListKind:  # the leftovers of an interrupted rebuild, if any
         try:
             await search.client.wait_task(await search.client.delete_index(search.uid(kind, REBUILD_SUFFIX)))
         except SearchError as exc:
             if exc.code != "index_not_found":
                 raise
-    await ensure_indexes(search, REBUILD_SUFFIX)
+    await search.ensure(REBUILD_SUFFIX)
     counts = {}
     for kind, table in TABLES.items():
         async with ctx.sessions() as session:

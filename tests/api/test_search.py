@@ -105,3 +105,14 @@ async def test_reindex_rebuilds_from_postgres_and_swaps(client, market, sync, ct
     counts = await rebuild(ctx)
     assert counts == {"achievements": 2, "needs": 0}
     assert (await client.get("/v1/search/achievements")).json()["total"] == 2
+
+
+async def test_thesaurus_equivalents_find_each_other(client, market, sync):
+    uni = await market.organisation("university")
+    battery = await create_listing(market, "achievements", uni, external_id="B-1", title="锂离子电池热失控早期预警技术",
+                                   keywords=["锂离子电池", "热失控"], field="green_low_carbon.batteries")
+    await _publish_pair(market)
+    await sync()
+    body = (await client.get("/v1/search/achievements", params={"q": "鋰電 熱失控"})).json()
+    assert [h["id"] for h in body["hits"]][:1] == [battery["id"]]
+    assert body["facets"]["field_top"]["green_low_carbon"] == 1

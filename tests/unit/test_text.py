@@ -242,17 +242,23 @@ def test_an_unknown_term_expands_to_nothing(thesaurus):
     assert thesaurus.expand("完全没有收录的词") == []
 
 
-def test_synonyms_have_the_shape_meilisearch_wants(thesaurus):
-    synonyms = thesaurus.synonyms()
-    json.dumps(synonyms)  # the settings body is JSON
-    assert len(synonyms) > 1000
-    for term, others in synonyms.items():
-        assert isinstance(term, str) and term == normalise(term)
-        assert isinstance(others, list) and others and term not in others
-        assert len(others) == len(set(others))
-    assert "锂离子电池" in synonyms["锂电"] and "锂电" in synonyms["锂离子电池"]  # mutual
-    assert "uav" in synonyms["无人机"] and "无人机" in synonyms["uav"]
-    assert "机器人" in synonyms["招工难"] and "招工难" not in synonyms.get("机器人", [])  # one way
+def test_equivalents_are_mutual(thesaurus):
+    assert "锂离子电池" in thesaurus.equivalents("锂电") and "锂电" in thesaurus.equivalents("锂离子电池")
+    assert "uav" in thesaurus.equivalents("无人机") and "无人机" in thesaurus.equivalents("UAV")
+    assert thesaurus.equivalents("招工难") == [] and thesaurus.equivalents("不存在的词") == []
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("锂电热失控", "锂离子电池热失控"),
+    ("無人機巡檢", "无人机巡线"),
+])
+def test_query_variants_replace_known_terms_with_equivalents(thesaurus, query, expected):
+    variants = thesaurus.query_variants(query)
+    assert variants[0] == normalise(query) and expected in variants and len(variants) <= 5
+
+
+def test_query_variants_of_an_unknown_query_is_the_query(thesaurus):
+    assert thesaurus.query_variants("完全未知的东西") == ["完全未知的东西"]
 
 
 def test_terms_are_normalised_and_include_every_kind(thesaurus):
