@@ -7,6 +7,7 @@ written. Everything here is pure: data files and dictionaries are loaded lazily,
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -15,8 +16,6 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import Iterable
-import functools
-from functools import cache
 from pathlib import Path
 
 import yaml
@@ -57,7 +56,7 @@ _KEEP_WORDS = (
 _REGIONAL_FIXES = {"座標": "坐標", "想像": "想象", "鏇修": "镟修"}
 
 
-@cache
+@functools.cache
 def _converter():
     """OpenCC tw2sp (Taiwan phrases → mainland) with the Hong Kong dictionaries of hk2sp merged in.
 
@@ -243,7 +242,7 @@ def _strings(path: Path, items) -> list[str]:
     return items
 
 
-@cache
+@functools.cache
 def default_thesaurus() -> Thesaurus:
     """The project's thesaurus, seed/thesaurus/, loaded once."""
     return Thesaurus.load(DEFAULT_THESAURUS)

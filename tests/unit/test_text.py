@@ -1,6 +1,5 @@
 """services.text: script normalisation, term extraction and the field thesaurus (pure, no servers)."""
 
-import json
 
 import pytest
 import yaml
