@@ -14,8 +14,9 @@ from schemas.validators import validate_ip_number
 Keyword = Annotated[str, Field(min_length=1, max_length=40)]
 FieldCode = Annotated[str, Field(min_length=2, max_length=80, examples=["advanced_energy.hydrogen"])]
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level 1–9")]
-STAGE_TRL = {Stage.lab: range(1, 4), Stage.bench: range(4, 6), Stage.pilot: range(6, 8),
-             Stage.production: range(8, 10)}
+# Stages overlap in practice (a 中试 line is often called TRL 5); only gross contradictions are refused.
+STAGE_TRL = {Stage.lab: range(1, 5), Stage.bench: range(3, 7), Stage.pilot: range(5, 9),
+             Stage.production: range(7, 10)}
 
 
 class IPRecord(BaseModel):

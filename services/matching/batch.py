@@ -11,13 +11,14 @@ from services.matching.refresh import TABLES, refresh_listing
 CONCURRENCY = 8
 
 
-async def match_all(ctx, progress=None) -> int:
-    """Every published need and achievement, a few at a time; each listing in its own transaction."""
+async def match_all(ctx, progress=None, limit: int | None = None) -> int:
+    """Every published need and achievement (or the first `limit` of each list, for a benchmark),
+    a few at a time; each listing in its own transaction."""
     work: list[tuple[ListKind, object]] = []
     async with ctx.sessions() as session:
         for kind, table in TABLES.items():
             ids = (await session.scalars(select(table.id).where(table.status == ListingStatus.published)
-                                         .order_by(table.id))).all()
+                                         .order_by(table.id).limit(limit))).all()
             work += [(kind, listing_id) for listing_id in ids]
     if progress:
         progress.reset(total=len(work))

@@ -7,28 +7,31 @@ term. We combine the per-term scores ourselves as a noisy-OR: every matched term
 saturating towards 1.
 """
 
+import bisect
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from schemas.enums import ListKind
 from schemas.tables import Achievement, Need
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
-from services.matching.scoring import Side, Weights, score_pair
+from services.matching.scoring import Side, Weights, max_score, score_pair
 from services.matching.terms import QueryTerm, listing_terms
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
 
-PER_TERM_LIMIT = 60
+PER_TERM_LIMIT = 50
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
-RETRIEVE = ["id", "title", "summary", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
-            "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_id",
-            "organisation_name", "published_at", "keywords"]
-
+# Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
+RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
+            "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
+            "published_at"]
 
 @dataclass
 class Match:
@@ -77,10 +80,8 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
             entry = evidence.setdefault(hit["id"], [1.0, [], hit])
             relevance = float(hit.get("_rankingScore", 0.0))
             entry[0] *= 1.0 - TERM_EVIDENCE * term.weight * relevance
-            highlight = hit.get("_formatted", {}).get("title_n", "")
             entry[1].append({"term": term.term, "origin": term.origin, "weight": term.weight,
-                             "relevance": round(relevance, 4),
-                             "highlight": highlight if "<em>" in highlight else None})
+                             "relevance": round(relevance, 4)})
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
@@ -98,7 +99,6 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     queries = [{
         "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
         "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
-        "attributesToHighlight": ["title_n"], "highlightPreTag": "<em>", "highlightPostTag": "</em>",
     } for term in terms]
     try:
         response = await search.client.multi_search(queries)
@@ -111,18 +111,31 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     weights = Weights.from_settings(settings)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    matches = []
-    for doc_id, (text, matched, doc) in combined.items():
+    scored: list[tuple[float, str, float, list, dict, list]] = []
+    # Best text first; stop once even a perfect structured fit could not reach the current K-th score.
+    for doc_id, (text, matched, doc) in sorted(combined.items(), key=lambda item: (-item[1][0], item[0])):
+        if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][0]:
+            break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
         score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
+        bisect.insort(scored, (score, doc_id, text, matched, doc, components), key=lambda s: (-s[0], s[1]))
+    matches = []
+    for score, doc_id, text, matched, doc, components in scored[:limit]:
         matched.sort(key=lambda m: -m["weight"] * m["relevance"])
         matches.append(Match(uuid.UUID(doc_id), score, text, {
             "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
-            "components": components,
+            "highlight": highlight(doc.get("title_n", ""), [m["term"] for m in matched]), "components": components,
         }, doc))
-    matches.sort(key=lambda m: (-m.score, str(m.id)))
-    return matches[:limit]
+    return matches
+
+
+def highlight(text: str, terms: list[str]) -> str:
+    """The normalised title with the matched terms in <em>…</em>, longest terms first."""
+    for term in sorted(set(terms), key=len, reverse=True):
+        if term and term in text and f"<em>{term}" not in text:
+            text = text.replace(term, f"<em>{term}</em>")
+    return text
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
@@ -134,4 +147,11 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
-    return await match_listing(search, settings, kind, row[0], limit)
+    matches = await match_listing(search, settings, kind, row[0], limit)
+    # Summaries for display come from PostgreSQL: the term queries keep their answers small.
+    other = listings.SPECS[counterpart(kind)].table
+    text = other.summary if other is Achievement else other.description
+    found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
+    for match in matches:
+        match.document["summary"] = (found.get(match.id) or "")[:160]
+    return matches

@@ -31,15 +31,17 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
     now = datetime.now(UTC)
     keep = [m.id for m in matches]
     await session.execute(update(Lead).where(own == listing_id, other.not_in(keep)).values({rank: None}))
-    for position, match in enumerate(matches, 1):
-        need_id, achievement_id = (listing_id, match.id) if kind == ListKind.needs else (match.id, listing_id)
-        values = {"score": match.score, "reasons": match.reasons, rank: position, "status": LeadStatus.active,
-                  "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now}
-        await session.execute(
-            insert(Lead).values(id=uuid.uuid4(), need_id=need_id, achievement_id=achievement_id,
-                                source=LeadSource.engine, created_at=now, **values)
-            .on_conflict_do_update(constraint="uq_lead_pair", set_=values)
-        )
+    if matches:  # one statement for the whole list: a refresh is one round trip, not K
+        rows = [{
+            "id": uuid.uuid4(), "need_id": listing_id if kind == ListKind.needs else match.id,
+            "achievement_id": match.id if kind == ListKind.needs else listing_id, "source": LeadSource.engine,
+            "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
+            "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
+        } for position, match in enumerate(matches, 1)]
+        statement = insert(Lead).values(rows)
+        await session.execute(statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
+            name: statement.excluded[name]
+            for name in ("score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")}))
     await session.execute(
         update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
                            Lead.source == LeadSource.engine, Lead.status == LeadStatus.active)

@@ -139,3 +139,11 @@ def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achieve
                            "contribution": round(weight * fit * gate, 4), "detail": detail})
     total = sum(c["contribution"] for c in components) / (sum(c["weight"] for c in components) or 1.0)
     return round(min(1.0, total), 4), components
+
+
+def max_score(weights: Weights, text: float) -> float:
+    """The best score a pair with this text relevance could reach with a perfect structured fit."""
+    text = min(1.0, max(0.0, text))
+    structured = weights.field + weights.maturity + weights.price + weights.mode + weights.region + weights.freshness
+    total = weights.text + structured
+    return (weights.text * text + structured * min(1.0, text / TEXT_GATE)) / (total or 1.0)

@@ -11,6 +11,7 @@ from services.matching.scoring import (
     field_fit,
     freshness_fit,
     maturity_fit,
+    max_score,
     mode_fit,
     price_fit,
     region_fit,
@@ -99,3 +100,11 @@ def test_structured_fit_alone_cannot_make_a_look_alike_rank_high():
     strong_text_other_field, _ = score_pair(taxonomy(), W, 0.8, need,
                                             Side(field="new_materials.carbon", trl=7, region="cn.beijing"), NOW, NOW)
     assert weak_text < 0.2 < strong_text_other_field
+
+
+@pytest.mark.parametrize("text", [0.0, 0.1, 0.3, 0.7, 1.0])
+def test_max_score_bounds_every_structured_fit(text):
+    best = Side(field="advanced_energy.hydrogen", trl=5, modes=("licence",), amount_negotiable=False,
+                amount_min=Decimal(1), amount_max=Decimal(10**6), region="cd.wuhou")
+    score, _ = score_pair(taxonomy(), W, text, best, best, NOW, NOW)
+    assert score == pytest.approx(max_score(W, text), abs=1e-3)
