@@ -78,8 +78,12 @@ async def _search_down(request: Request, exc: SearchUnavailable) -> JSONResponse
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error")  # the request id is on the log record through the context filter
-    return problem(request, 500, "internal_error", "An unexpected error occurred; quote the request id")
+    request_id = getattr(request.state, "request_id", None)
+    log.exception("unhandled error", extra={"request_id": request_id})
+    response = problem(request, 500, "internal_error", "An unexpected error occurred; quote the request id")
+    # This handler runs outside the request-id middleware (Starlette's outermost layer): add it here.
+    response.headers["x-request-id"] = request_id or ""
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     match_weight_freshness: Decimal = Decimal("0.03")
 
     worker_batch_size: int = 100
-    worker_idle_seconds: float = 1.0
+    worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "Settings":

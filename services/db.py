@@ -14,6 +14,11 @@ def async_url(url: str) -> str:
     return url
 
 
+def plain_url(url: str) -> str:
+    """The URL for asyncpg itself (LISTEN needs a connection of its own)."""
+    return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 

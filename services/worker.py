@@ -7,14 +7,17 @@ with exponential backoff; nothing is dropped.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import asyncpg
+from sqlalchemy import select, text
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
+from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
 from services.search.sync import sync_listings
 
@@ -51,6 +54,8 @@ async def drain_batch(ctx, include_delayed: bool = False) -> int:
             return len(events)
         for event in events:
             event.processed_at = now
+        # Tells listeners (tests, monitoring) at commit that a batch reached Meilisearch and the leads.
+        await session.execute(text("SELECT pg_notify('outbox_drained', :count)"), {"count": str(len(events))})
         return len(events)
 
 
@@ -85,11 +90,21 @@ async def run_worker(settings, once: bool = False) -> None:
 
     async with ServiceContext.open(settings, pool_size=4) as ctx:
         await ctx.search.ensure()
+        # Committed outbox rows NOTIFY (migration 0002): a new event wakes us at once; the timeout is
+        # only there for retries whose backoff has run out.
+        wake = asyncio.Event()
+        listener = await asyncpg.connect(plain_url(settings.database_url))
+        await listener.add_listener("outbox", lambda *_: wake.set())
         log.info("worker started")
-        while True:
-            handled = await drain(ctx)
-            if once:
-                log.info("drained %s events", handled)
-                return
-            if not handled:
-                await asyncio.sleep(settings.worker_idle_seconds)
+        try:
+            while True:
+                wake.clear()
+                handled = await drain(ctx)
+                if once:
+                    log.info("drained %s events", handled)
+                    return
+                if not handled:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), settings.worker_idle_seconds)
+        finally:
+            await listener.close()

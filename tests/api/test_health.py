@@ -26,3 +26,25 @@ async def test_unknown_path_is_problem_json(client):
     body = response.json()
     assert body["code"] == "not_found" and body["status"] == 404 and body["title"] == "Not Found"
     assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_unexpected_error_is_500_problem_without_internals(app, monkeypatch, caplog):
+    import httpx
+
+    from services import identity
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(identity, "get_organisation", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/v1/organisations/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "internal_error" and "secret" not in response.text and "Traceback" not in response.text
+    assert body["request_id"] == response.headers["x-request-id"]
+    logged = [r for r in caplog.records if r.name == "market.errors"]
+    assert logged and logged[0].exc_info and "secret internal detail" in caplog.text
+    assert logged[0].request_id == body["request_id"]

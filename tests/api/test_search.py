@@ -89,6 +89,10 @@ async def test_meilisearch_outage_loses_nothing(client, market, sync, meili_proc
         await sync()  # fails, and keeps the events for a retry
         down = await client.get("/v1/search/achievements", params={"q": "氢能"})
         assert down.status_code == 503 and down.json()["code"] == "search.unavailable"
+        ready = await client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["meilisearch"].startswith("unavailable")
+        assert ready.json()["postgres"] == "ok"
+        assert (await client.get(f"/v1/achievements/{listing['id']}")).status_code == 200  # listings still served
     finally:
         meili_process.start()
     await sync(include_delayed=True)
