@@ -17,6 +17,7 @@ from services.worker import drain
 
 DATA = Path(__file__).parent / "data" / "labelled"
 K = 10
+NEED_FILES = ["needs.jsonl", "needs_hard.jsonl"]  # the second: symptom-only needs that share few words
 
 
 def ndcg(ranked: list[str], grades: dict[str, int], k: int = K) -> float:
@@ -68,40 +69,47 @@ async def main() -> None:
         started = time.perf_counter()
         operator = await operator_headers(client, ctx)
         orgs = await register_organisations(client, operator, DATA / "organisations.yaml")
-        achievements, needs = _rows("achievements.jsonl"), _rows("needs.jsonl")
+        achievements = _rows("achievements.jsonl")
+        sets = {name: _rows(name) for name in NEED_FILES if (DATA / name).exists()}
+        needs = [need for rows in sets.values() for need in rows]
         achievement_ids = await _load(client, ctx, "achievements", achievements, orgs, operator)
         need_ids = await _load(client, ctx, "needs", needs, orgs, operator)
         await drain(ctx)
-        external = {v: k for k, v in achievement_ids.items()}
         elapsed = time.perf_counter() - started
         print(f"loaded {len(achievements)} achievements and {len(needs)} needs in {elapsed:.0f} s")
+        for name, rows in sets.items():
+            print(f"\n{name}")
+            await evaluate(client, rows, need_ids, {v: k for k, v in achievement_ids.items()},
+                           {a["external_id"]: a for a in achievements})
 
-        scores = {"recall@10": [], "MRR": [], "nDCG@10": []}
-        cross_script, cross_field = [0, 0], [0, 0]
-        by_id = {a["external_id"]: a for a in achievements}
-        for need in needs:
-            grades = need.get("relevant") or {}
-            if not grades:
-                continue
-            body = (await client.get(f"/v1/needs/{need_ids[need['external_id']]}/matches",
-                                     params={"limit": K})).json()
-            ranked = [external[m["id"]] for m in body["matches"]]
-            scores["recall@10"].append(recall(ranked, grades))
-            scores["MRR"].append(reciprocal_rank(ranked, grades))
-            scores["nDCG@10"].append(ndcg(ranked, grades))
-            for doc in grades:
-                other = by_id[doc]
-                traditional = _is_traditional(need) != _is_traditional(other)
-                different_field = need["field"].split(".")[0] != other["field"].split(".")[0]
-                for tally, flag in ((cross_script, traditional), (cross_field, different_field)):
-                    if flag:
-                        tally[0] += doc in ranked[:K]
-                        tally[1] += 1
-        print(f"needs judged: {len(scores['MRR'])}")
-        for name, values in scores.items():
-            print(f"{name:>10}: {sum(values) / len(values):.3f}")
-        print(f"recall@10 of cross-script pairs: {cross_script[0] / max(cross_script[1], 1):.3f} ({cross_script[1]})")
-        print(f"recall@10 of cross-field pairs:  {cross_field[0] / max(cross_field[1], 1):.3f} ({cross_field[1]})")
+
+async def evaluate(client, needs: list[dict], need_ids: dict, external: dict, by_id: dict) -> None:
+    """Ask the live matches of every judged need and print the metrics against its labels."""
+    scores = {"recall@10": [], "MRR": [], "nDCG@10": []}
+    cross_script, cross_field = [0, 0], [0, 0]
+    for need in needs:
+        grades = need.get("relevant") or {}
+        if not grades:
+            continue
+        body = (await client.get(f"/v1/needs/{need_ids[need['external_id']]}/matches",
+                                 params={"limit": K})).json()
+        ranked = [external[m["id"]] for m in body["matches"]]
+        scores["recall@10"].append(recall(ranked, grades))
+        scores["MRR"].append(reciprocal_rank(ranked, grades))
+        scores["nDCG@10"].append(ndcg(ranked, grades))
+        for doc in grades:
+            other = by_id[doc]
+            traditional = _is_traditional(need) != _is_traditional(other)
+            different_field = need["field"].split(".")[0] != other["field"].split(".")[0]
+            for tally, flag in ((cross_script, traditional), (cross_field, different_field)):
+                if flag:
+                    tally[0] += doc in ranked[:K]
+                    tally[1] += 1
+    print(f"needs judged: {len(scores['MRR'])}")
+    for name, values in scores.items():
+        print(f"{name:>10}: {sum(values) / len(values):.3f}")
+    print(f"recall@10 of cross-script pairs: {cross_script[0] / max(cross_script[1], 1):.3f} ({cross_script[1]})")
+    print(f"recall@10 of cross-field pairs:  {cross_field[0] / max(cross_field[1], 1):.3f} ({cross_field[1]})")
 
 
 def _is_traditional(listing: dict) -> bool:
