@@ -8,6 +8,7 @@ saturating towards 1.
 """
 
 import bisect
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,14 +73,21 @@ def terms_of_row(row: Achievement | Need) -> list[QueryTerm]:
     return listing_terms(row.title, row.keywords, body, default_thesaurus())
 
 
+def rarity(document_frequency: int) -> float:
+    """How much a term that many documents contain says (an IDF): 1 for a rare term, less for a common
+    one, so 自动控制 in hundreds of listings counts for less than 嫩芽识别 in three."""
+    return 1.0 / (1.0 + 0.5 * math.log10(max(1.0, document_frequency / 3)))
+
+
 def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[float, list[dict], dict]]:
     """Per document: noisy-OR of the weighted per-term ranking scores, the matched terms, the document."""
     evidence: dict[str, list] = {}
     for term, result in zip(terms, results, strict=True):
+        weight = term.weight * rarity(result.get("estimatedTotalHits", len(result["hits"])))
         for hit in result["hits"]:
             entry = evidence.setdefault(hit["id"], [1.0, [], hit])
             relevance = float(hit.get("_rankingScore", 0.0))
-            entry[0] *= 1.0 - TERM_EVIDENCE * term.weight * relevance
+            entry[0] *= 1.0 - TERM_EVIDENCE * weight * relevance
             entry[1].append({"term": term.term, "origin": term.origin, "weight": term.weight,
                              "relevance": round(relevance, 4)})
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
