@@ -13,7 +13,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
 
-test: install  ## the whole suite against real PostgreSQL and Meilisearch
+test: install  ## lint, then the whole suite against real PostgreSQL and Meilisearch
+	$(VENV)/bin/ruff check market services schemas tests bench migrations
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
