@@ -20,7 +20,7 @@ async def match_all(ctx, progress=None, limit: int | None = None) -> int:
             ids = (await session.scalars(select(table.id).where(table.status == ListingStatus.published)
                                          .order_by(table.id).limit(limit))).all()
             work += [(kind, listing_id) for listing_id in ids]
-    if progress:
+    if progress is not None:
         progress.reset(total=len(work))
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -28,7 +28,7 @@ async def match_all(ctx, progress=None, limit: int | None = None) -> int:
         async with gate:
             async with ctx.sessions() as session, session.begin():
                 await refresh_listing(ctx, session, kind, listing_id)
-            if progress:
+            if progress is not None:
                 progress.update(1)
 
     # Needs first, then achievements: within a phase no two listings touch the same lead rows, so

@@ -98,3 +98,22 @@ async def test_broker_adds_a_lead_by_hand_and_it_is_scored(client, market, sync)
     duplicate = await client.post("/v1/leads", headers=broker.headers,
                                    json={"need_id": need["id"], "achievement_id": look_alike["id"]})
     assert duplicate.status_code == 409
+
+
+async def test_match_all_recomputes_every_published_listing(client, market, sync, ctx):
+    from tqdm import tqdm
+
+    from services.matching.batch import match_all
+
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+    broker = await market.broker()
+    before = (await client.get("/v1/leads", headers=broker.headers)).json()["items"]
+    with tqdm(disable=True) as bar:  # the CLI's progress bar, no total known up front
+        assert await match_all(ctx, bar) == 2
+    after = (await client.get("/v1/leads", headers=broker.headers)).json()["items"]
+    assert [lead["id"] for lead in after] == [lead["id"] for lead in before]
+    assert after[0]["computed_at"] > before[0]["computed_at"] and after[0]["need"]["id"] == need["id"]
