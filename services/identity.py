@@ -279,6 +279,9 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: uuid
         user.password_hash = hash_password(changes.pop("password"))
     for key, value in changes.items():
         setattr(user, key, value)
+    if "password" in body.model_fields_set or user.active is False:  # sessions elsewhere end too
+        await session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
+                                                         RefreshToken.revoked_at.is_(None)).values(revoked_at=_now()))
     after = {"display_name": user.display_name, "roles": user.roles, "active": user.active}
     audit.record(session, principal, "user.updated", "user", user.id, audit.diff(before, after))
     return user

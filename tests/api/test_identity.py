@@ -137,3 +137,16 @@ async def test_malformed_json_is_422_listing_the_field(client):
     body = response.json()
     assert response.headers["content-type"] == "application/problem+json"
     assert body["code"] == "validation_failed" and body["errors"][0]["field"].startswith("body")
+
+
+async def test_deactivated_user_is_locked_out_at_once(client, market):
+    org = await market.organisation("enterprise")
+    member = await market.user(org, ["org_member"])
+    me = (await client.get("/v1/auth/me", headers=member.headers)).json()
+    tokens = (await client.post("/v1/auth/token", json={"email": me["user"]["email"],
+                                                         "password": "user-password-1"})).json()
+    response = await client.patch(f"/v1/users/{member.user_id}", headers=org.headers, json={"active": False})
+    assert response.status_code == 200 and response.json()["active"] is False
+    assert (await client.get("/v1/auth/me", headers=member.headers)).status_code == 401
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 401
