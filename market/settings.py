@@ -38,8 +38,8 @@ class Settings(BaseSettings):
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").
     match_top_k: int = 20
-    match_weight_text: Decimal = Decimal("0.45")
-    match_weight_field: Decimal = Decimal("0.20")
+    match_weight_text: Decimal = Decimal("0.50")
+    match_weight_field: Decimal = Decimal("0.15")
     match_weight_maturity: Decimal = Decimal("0.10")
     match_weight_price: Decimal = Decimal("0.10")
     match_weight_mode: Decimal = Decimal("0.08")

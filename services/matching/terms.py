@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from services.text import Thesaurus, extract_terms, normalise
 
-MAX_TERMS = 14
+MAX_TERMS = 20
 ORIGIN_WEIGHT = {"keyword": 1.0, "title": 0.9, "body": 0.6}
 EXPANSION_FACTOR = 0.7  # a thesaurus term is evidence, but weaker than the listing's own words
-EXPANDED_PER_TERM = 3
+EXPANDED_PER_TERM = 4
+EXPANDED_TERMS = 8  # the strongest terms get thesaurus expansion
+TITLE_TERMS, BODY_TERMS = 6, 10
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,11 @@ def listing_terms(title: str, keywords: list[str], body: str, thesaurus: Thesaur
 
     for keyword in keywords:
         add(keyword, ORIGIN_WEIGHT["keyword"], "keyword")
-    for term, weight in extract_terms(title, top_k=6):
+    for term, weight in extract_terms(title, top_k=TITLE_TERMS):
         add(term, ORIGIN_WEIGHT["title"] * (0.6 + 0.4 * weight), "title")
-    for term, weight in extract_terms(body, top_k=10):
+    for term, weight in extract_terms(body, top_k=BODY_TERMS):
         add(term, ORIGIN_WEIGHT["body"] * (0.5 + 0.5 * weight), "body")
-    strongest = sorted(chosen.values(), key=lambda t: (-t.weight, t.term))[:8]
+    strongest = sorted(chosen.values(), key=lambda t: (-t.weight, t.term))[:EXPANDED_TERMS]
     for own in strongest:
         for related in thesaurus.expand(own.term)[:EXPANDED_PER_TERM]:
             add(related, own.weight * EXPANSION_FACTOR, "thesaurus")

@@ -61,17 +61,26 @@ class SearchIndexes:
 
     async def ensure(self, suffix: str = "") -> None:
         """Create both indexes if missing and apply the settings; waits until Meilisearch has them."""
-        tasks = []
         for kind, settings in SETTINGS.items():
             uid = self.uid(kind, suffix)
-            tasks.append(await self.client.create_index(uid, "id"))
-            tasks.append(await self.client.update_settings(uid, settings))
-        for task in tasks:
+            created = True
             try:
-                await self.client.wait_task(task["taskUid"])
+                await self.client.wait_task(await self.client.create_index(uid, "id"))
             except SearchError as exc:
                 if exc.code != "index_already_exists":
                     raise
+                created = False
+            await self.client.wait_task(await self.client.update_settings(uid, settings))
+            if created:
+                await self._warm(uid)
+
+    async def _warm(self, uid: str) -> None:
+        """The first writes to a new index take 1–2 s each in Meilisearch 1.21 (measured: 1.1 s, 1.9 s,
+        then 0.17 s); pay them here, at creation, rather than on the first listings published."""
+        probe = {"id": "warm-up", "title_n": "索引预热", "keywords_n": ["预热"]}
+        for _ in range(2):
+            await self.client.wait_task(await self.client.add_documents(uid, [probe], primary_key="id"))
+        await self.client.wait_task(await self.client.delete_documents(uid, ["warm-up"]))
 
     async def upsert(self, kind: ListKind, documents: list[dict], suffix: str = "") -> int:
         task = await self.client.add_documents(self.uid(kind, suffix), documents, primary_key="id")
