@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.common import FieldError, Problem
 from services.errors import DomainError, RateLimited
-from services.search.client import SearchUnavailable
+from services.search.client import SearchError, SearchUnavailable
 
 log = logging.getLogger("market.errors")
 PROBLEM_TYPE_BASE = "https://market.example.cn/problems/"
@@ -77,6 +77,12 @@ async def _search_down(request: Request, exc: SearchUnavailable) -> JSONResponse
     return problem(request, 503, "search.unavailable", "Search is temporarily unavailable; listings are safe")
 
 
+async def _search_error(request: Request, exc: SearchError) -> JSONResponse:
+    """Meilisearch refused a request we built: our bug or its state, never the caller's."""
+    log.error("search error: %s", exc)
+    return problem(request, 503, "search.unavailable", "Search cannot answer this request right now")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     log.exception("unhandled error", extra={"request_id": request_id})
@@ -91,4 +97,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(SearchUnavailable, _search_down)
+    app.add_exception_handler(SearchError, _search_error)
     app.add_exception_handler(Exception, _unexpected)

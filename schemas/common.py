@@ -1,10 +1,9 @@
 """Shapes shared by every resource: the problem document, pages, money."""
 
-from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
 
 T = TypeVar("T")
 
@@ -58,6 +57,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(None, description="Opaque cursor of the next page; null on the last")
 
 
-class Timestamps(BaseModel):
-    created_at: datetime
-    updated_at: datetime
+class Patch(BaseModel):
+    """A PATCH body: only the fields sent change, and `null` only clears a field that may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_where_allowed(cls, value, info: ValidationInfo):
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return value

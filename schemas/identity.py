@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from schemas.common import Patch
 from schemas.enums import KeyScope, OrgKind, Role
 from schemas.validators import validate_credit_code
 
@@ -36,7 +37,8 @@ class OrganisationCreate(BaseModel):
         return validate_credit_code(value) if value is not None else None
 
 
-class OrganisationUpdate(BaseModel):
+class OrganisationUpdate(Patch):
+    nullable = frozenset({"credit_code", "region"})
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"region": "cd.hightech"}]})
     name: str | None = Field(None, min_length=2, max_length=200)
     credit_code: str | None = None
@@ -70,7 +72,7 @@ class UserCreate(BaseModel):
     roles: list[Role] = Field(default_factory=lambda: [Role.org_member], min_length=1)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Patch):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"roles": ["org_admin"]}]})
     display_name: str | None = Field(None, min_length=1, max_length=100)
     roles: list[Role] | None = Field(None, min_length=1)

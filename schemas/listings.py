@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.common import Money
+from schemas.common import Money, Patch
 from schemas.enums import IPType, ListingStatus, Stage, TransferMode
 from schemas.identity import Contact
 from schemas.validators import validate_ip_number
@@ -121,9 +121,10 @@ class AchievementCreate(_AchievementFields):
         return self
 
 
-class AchievementUpdate(BaseModel):
+class AchievementUpdate(Patch):
     """Only the fields sent change (PATCH)."""
 
+    nullable = frozenset({"trl", "stage", "region", "external_id"})
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"summary": "新的简介"}]})
     title: str | None = Field(None, min_length=2, max_length=200)
     field: FieldCode | None = None
@@ -207,9 +208,10 @@ class NeedCreate(_NeedFields):
     field: FieldCode
 
 
-class NeedUpdate(BaseModel):
+class NeedUpdate(Patch):
     """Only the fields sent change (PATCH)."""
 
+    nullable = frozenset({"deadline", "required_trl", "region", "challenge", "external_id"})
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"deadline": "2027-09-30"}]})
     title: str | None = Field(None, min_length=2, max_length=200)
     field: FieldCode | None = None

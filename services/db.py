@@ -1,9 +1,11 @@
 """Engine, session factory and the one place that knows how a URL becomes an async engine."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.errors import Conflict
 
 
 def async_url(url: str) -> str:
@@ -28,9 +30,15 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-@asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A unit of work outside a request (worker, CLI): commit on success, roll back on error."""
-    async with sessions() as session:
-        async with session.begin():
-            yield session
+async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, Callable[[], Conflict]]) -> None:
+    """Flush; a unique violation of one of the named constraints becomes that Conflict (409), any other
+    integrity error stays a bug. The savepoint keeps the session usable after the error."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        cause = getattr(exc.orig, "__cause__", None)
+        name = getattr(exc.orig, "constraint_name", None) or getattr(cause, "constraint_name", None)
+        if name in conflicts:
+            raise conflicts[name]() from exc
+        raise

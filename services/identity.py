@@ -10,7 +10,6 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import OrgKind, Role
@@ -23,6 +22,7 @@ from schemas.identity import (
 )
 from schemas.tables import ApiKey, Organisation, RefreshToken, User
 from services import audit
+from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.principal import Principal
 
@@ -31,6 +31,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 KEY_PREFIX = "kct"
 OPERATOR_ROLES = {Role.operator, Role.admin}
+ORGANISATION_CONFLICTS = {"organisation_credit_code_key": lambda: Conflict(
+    "an organisation with this credit code exists", code="organisation.duplicate_credit_code",
+    field="body.credit_code")}
 
 
 def hash_password(password: str) -> str:
@@ -192,8 +195,7 @@ async def create_organisation(
     org = Organisation(kind=body.kind.value, name=body.name, credit_code=body.credit_code, region=body.region,
                        contact=body.contact.model_dump(exclude_none=True))
     session.add(org)
-    await _flush_unique(session, "organisation.duplicate_credit_code", "credit_code",
-                        "an organisation with this credit code exists")
+    await flush_or_conflict(session, ORGANISATION_CONFLICTS)
     audit.record(session, principal, "organisation.created", "organisation", org.id, audit.diff({}, _org_values(org)))
     user = await create_user(session, principal, org.id, admin) if admin else None
     return org, user
@@ -212,7 +214,7 @@ async def list_organisations(session: AsyncSession, kind: OrgKind | None, limit:
         stmt = stmt.where(Organisation.kind == kind.value)
     if after:
         name, last_id = after
-        stmt = stmt.where(tuple_(Organisation.name, Organisation.id) > tuple_(name, uuid.UUID(last_id)))
+        stmt = stmt.where(tuple_(Organisation.name, Organisation.id) > tuple_(name, last_id))
     return list((await session.scalars(stmt)).all())
 
 
@@ -225,8 +227,7 @@ async def update_organisation(
     changes = body.model_dump(exclude_unset=True)
     for key, value in changes.items():
         setattr(org, key, value if key != "contact" else (value or {}))
-    await _flush_unique(session, "organisation.duplicate_credit_code", "credit_code",
-                        "an organisation with this credit code exists")
+    await flush_or_conflict(session, ORGANISATION_CONFLICTS)
     audit.record(session, principal, "organisation.updated", "organisation", org.id,
                  audit.diff(before, _org_values(org)))
     return org
@@ -251,7 +252,8 @@ async def create_user(session: AsyncSession, principal: Principal, org_id: uuid.
     user = User(organisation_id=org_id, email=body.email.lower(), display_name=body.display_name,
                 password_hash=hash_password(body.password), roles=sorted(roles))
     session.add(user)
-    await _flush_unique(session, "user.duplicate_email", "email", "a user with this email exists")
+    await flush_or_conflict(session, {"user_account_email_key": lambda: Conflict(
+        "a user with this email exists", code="user.duplicate_email", field="body.email")})
     audit.record(session, principal, "user.created", "user", user.id,
                  audit.diff({}, {"email": user.email, "roles": user.roles, "organisation_id": org_id}))
     return user
@@ -295,14 +297,6 @@ async def _require_org_admin(session: AsyncSession, principal: Principal, org_id
         raise NotFound("organisation not found", code="organisation.not_found")
     if Role.org_admin not in principal.roles:
         raise Forbidden("this needs the org_admin role", code="organisation.admin_required")
-
-
-async def _flush_unique(session: AsyncSession, code: str, field: str, detail: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(detail, code=code, field=field) from exc
 
 
 async def ensure_operator_admin(sessions, email: str, password: str | None) -> tuple[bool, str | None]:

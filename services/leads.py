@@ -55,7 +55,7 @@ async def list_leads(session: AsyncSession, principal: Principal, *, need_id: uu
     if min_score is not None:
         stmt = stmt.where(Lead.score >= min_score)
     if after:
-        score, last_id = float(after[0]), uuid.UUID(after[1])
+        score, last_id = after
         stmt = stmt.where(or_(Lead.score < score, (Lead.score == score) & (Lead.id > last_id)))
     rows = (await session.execute(stmt.order_by(Lead.score.desc(), Lead.id).limit(limit + 1))).all()
     return rows

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.enums import ListingStatus, ListKind, OrgKind
-from schemas.listings import AchievementRead, NeedRead
-from schemas.tables import Achievement, Need, Organisation
+from schemas.enums import ListingStatus, ListKind, OrgKind, Stage
+from schemas.listings import STAGE_TRL, AchievementRead, NeedRead
+from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit, outbox
+from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_after_edit
 from services.pagination import decode_cursor, page
@@ -106,6 +107,13 @@ def _is_insider(row, principal: Principal) -> bool:
     return principal.is_operator or principal.organisation_id == row.organisation_id
 
 
+def _consistent_maturity(row: Achievement) -> None:
+    """The create model checks TRL against stage; a PATCH of one of them is checked on the merged row."""
+    if row.trl is not None and row.stage is not None and row.trl not in STAGE_TRL[Stage(row.stage)]:
+        raise Invalid(f"TRL {row.trl} does not fit the stage {row.stage}", code="achievement.inconsistent_maturity",
+                      field="body.stage")
+
+
 @dataclass(frozen=True)
 class ListingSpec:
     kind: ListKind
@@ -115,7 +123,7 @@ class ListingSpec:
     minor_fields: frozenset[str]  # edits to these keep a published listing published
     columns: Callable[[Any], dict[str, Any]]
     read: Callable[[Any, str, Principal], Any]
-    field_columns: tuple[str, ...]
+    check_row: Callable[[Any], None] = lambda row: None
 
 
 ACHIEVEMENTS = ListingSpec(
@@ -123,14 +131,14 @@ ACHIEVEMENTS = ListingSpec(
     posters=frozenset({OrgKind.university, OrgKind.institute, OrgKind.enterprise, OrgKind.agency}),
     minor_fields=frozenset({"contact", "attachments", "team", "external_id", "price_negotiable", "price_min",
                             "price_max"}),
-    columns=achievement_columns, read=achievement_read, field_columns=("field", "secondary_fields"),
+    columns=achievement_columns, read=achievement_read, check_row=_consistent_maturity,
 )
 NEEDS = ListingSpec(
     kind=ListKind.needs, noun="need", table=Need,
     posters=frozenset({OrgKind.enterprise, OrgKind.agency, OrgKind.institute, OrgKind.university}),
     minor_fields=frozenset({"contact", "deadline", "external_id", "budget_negotiable", "budget_min",
                             "budget_max"}),
-    columns=need_columns, read=need_read, field_columns=("field",),
+    columns=need_columns, read=need_read,
 )
 SPECS = {ListKind.achievements: ACHIEVEMENTS, ListKind.needs: NEEDS}
 
@@ -197,7 +205,7 @@ async def create(session: AsyncSession, principal: Principal, spec: ListingSpec,
     if status == ListingStatus.submitted:
         row.submitted_at = datetime.now(UTC)
     session.add(row)
-    await _flush_external_id(session, spec)
+    await flush_or_conflict(session, _external_id_conflict(spec))
     audit.record(session, principal, f"{spec.noun}.created", spec.noun, row.id, audit.diff({}, _values(spec, row)))
     outbox.emit(session, f"{spec.noun}.created", spec.noun, row.id)
     return spec.read(row, org.name, principal)
@@ -216,6 +224,7 @@ async def update(session: AsyncSession, principal: Principal, spec: ListingSpec,
     before = _values(spec, row)
     for key, value in values.items():
         setattr(row, key, value)
+    spec.check_row(row)
     changes = audit.diff(before, _values(spec, row))
     if not changes:
         return spec.read(row, org_name, principal)
@@ -225,7 +234,7 @@ async def update(session: AsyncSession, principal: Principal, spec: ListingSpec,
         row.submitted_at = datetime.now(UTC)
         changes["status"] = {"before": before["status"], "after": new_status.value}
     row.updated_at = datetime.now(UTC)
-    await _flush_external_id(session, spec)
+    await flush_or_conflict(session, _external_id_conflict(spec))
     audit.record(session, principal, f"{spec.noun}.updated", spec.noun, row.id, changes)
     outbox.emit(session, f"{spec.noun}.updated", spec.noun, row.id)
     return spec.read(row, org_name, principal)
@@ -264,16 +273,16 @@ async def delete(session: AsyncSession, principal: Principal, spec: ListingSpec,
                        code="listing.illegal_transition", field="status")
     audit.record(session, principal, f"{spec.noun}.deleted", spec.noun, row.id, audit.diff(_values(spec, row), {}))
     outbox.emit(session, f"{spec.noun}.deleted", spec.noun, row.id)
+    # Its leads (retired since it left the list) go with it; a deal, later, would keep its own copy.
+    lead_column = Lead.need_id if spec.kind == ListKind.needs else Lead.achievement_id
+    await session.execute(sql_delete(Lead).where(lead_column == row.id))
     await session.delete(row)
 
 
-async def _flush_external_id(session: AsyncSession, spec: ListingSpec) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"the organisation already has a {spec.noun} with this external_id",
-                       code=f"{spec.noun}.duplicate_external_id", field="body.external_id") from exc
+def _external_id_conflict(spec: ListingSpec) -> dict:
+    return {f"uq_{spec.noun}_external": lambda: Conflict(
+        f"the organisation already has a {spec.noun} with this external_id",
+        code=f"{spec.noun}.duplicate_external_id", field="body.external_id")}
 
 
 # --- lists ----------------------------------------------------------------------------------------
@@ -339,15 +348,9 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
     if name not in SORTS:
         raise Invalid(f"sort by one of {sorted(SORTS)}", code="pagination.invalid_sort", field="query.sort")
     column = getattr(table, name)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (datetime.fromisoformat, uuid.UUID))
     if after:
-        try:
-            value = datetime.fromisoformat(after[0]) if after[0] else None
-            last_id = uuid.UUID(after[1])
-        except (ValueError, TypeError, IndexError) as exc:
-            raise Invalid("cursor is not one this API issued", code="pagination.invalid_cursor",
-                          field="query.cursor") from exc
-        stmt = stmt.where(_after(column, table.id, value, last_id, descending))
+        stmt = stmt.where(_after(column, table.id, after[0], after[1], descending))
     order = (column.desc().nulls_last(), table.id.desc()) if descending else (column.asc().nulls_last(), table.id)
     rows = (await session.execute(stmt.order_by(*order).limit(limit + 1))).all()
     rows, next_cursor = page(rows, limit, lambda r: [getattr(r[0], name), str(r[0].id)])

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from services.errors import Invalid
@@ -12,16 +13,26 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> list[Any] | None:
+def bigint(value: Any) -> int:
+    """An integer PostgreSQL can compare with a BIGINT column."""
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("out of range")
+    return number
+
+
+def decode_cursor(cursor: str | None, types: tuple[Callable[[Any], Any], ...]) -> list[Any] | None:
+    """The sort key of a cursor, each value converted by its type; anything else is a 422, never a 500."""
     if not cursor:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as exc:
-        raise Invalid("cursor is not one this API issued", code="pagination.invalid_cursor", field="cursor") from exc
-    if not isinstance(values, list):
-        raise Invalid("cursor is not one this API issued", code="pagination.invalid_cursor", field="cursor")
-    return values
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError("wrong shape")
+        return [None if value is None else kind(value) for kind, value in zip(types, values, strict=True)]
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise Invalid("cursor is not one this API issued", code="pagination.invalid_cursor",
+                      field="query.cursor") from exc
 
 
 def page(rows: list, limit: int, key) -> tuple[list, str | None]:

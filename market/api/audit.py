@@ -10,7 +10,7 @@ from market.auth import Operator
 from schemas.common import Page
 from schemas.identity import AuditEventRead
 from services import audit
-from services.pagination import decode_cursor, page
+from services.pagination import bigint, decode_cursor, page
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -25,10 +25,10 @@ async def audit_list(
     until: Annotated[datetime | None, Query(description="Up to this time (exclusive)")] = None,
 ):
     """Every write, newest first, filtered by object, actor and time range."""
-    cursor = decode_cursor(pagination.cursor)
+    cursor = decode_cursor(pagination.cursor, (bigint,))
     rows = await audit.query(session, object_type=object_type, object_id=object_id, actor_id=actor_id,
                              since=since, until=until, limit=pagination.limit + 1,
-                             before_id=int(cursor[0]) if cursor else None)
+                             before_id=cursor[0] if cursor else None)
     rows, next_cursor = page(rows, pagination.limit, lambda e: [e.id])
     return Page(items=[AuditEventRead.model_validate(e, from_attributes=True) for e in rows],
                 next_cursor=next_cursor)

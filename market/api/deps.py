@@ -1,7 +1,8 @@
 """Dependencies declared once: the request's database session, settings, search, pagination."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,3 +46,8 @@ class PageParams:
 
 
 Pagination = Annotated[PageParams, Depends()]
+
+
+def amount_query(description: str = "Amount in CNY") -> Any:
+    """A money amount in a query: two decimals, at most what a NUMERIC(14, 2) column holds."""
+    return Query(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2, description=description)

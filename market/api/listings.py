@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from market.api.deps import Pagination, Session
+from market.api.deps import Pagination, Session, amount_query
 from market.auth import Anyone, ListingWriter, Operator
 from schemas.common import Page
 from schemas.enums import ListingStatus, TransferMode
@@ -54,8 +54,8 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
         trl_min: Annotated[int | None, Query(ge=1, le=9)] = None,
         trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
         mode: Annotated[TransferMode | None, Query(description="Transfer / cooperation mode")] = None,
-        amount_min: Annotated[Decimal | None, Query(ge=0, description=f"{amount} range overlaps this minimum")] = None,
-        amount_max: Annotated[Decimal | None, Query(ge=0, description=f"{amount} range overlaps this maximum")] = None,
+        amount_min: Annotated[Decimal | None, amount_query(description=f"{amount} range overlaps this minimum")] = None,
+        amount_max: Annotated[Decimal | None, amount_query(description=f"{amount} range overlaps this maximum")] = None,
         status_: Annotated[ListingStatus | None, Query(alias="status")] = None,
         organisation_id: uuid.UUID | None = None,
         updated_since: datetime | None = None,

@@ -43,7 +43,8 @@ async def organisations_list(
     kind: Annotated[OrgKind | None, Query(description="Only organisations of this kind")] = None,
 ):
     """The directory of organisations; contact details only for the organisation itself and operators."""
-    rows = await identity.list_organisations(session, kind, pagination.limit, decode_cursor(pagination.cursor))
+    after = decode_cursor(pagination.cursor, (str, uuid.UUID))
+    rows = await identity.list_organisations(session, kind, pagination.limit, after)
     rows, cursor = page(rows, pagination.limit, lambda o: [o.name, str(o.id)])
     return Page(items=[organisation_read(o, principal) for o in rows], next_cursor=cursor)
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from market.api.deps import Search
+from market.api.deps import Search, amount_query
 from market.auth import Anyone
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchPage
@@ -27,8 +27,8 @@ class SearchQuery:
         trl_max: Annotated[int | None, Query(ge=1, le=9)] = None,
         mode: TransferMode | None = None,
         stage: Stage | None = None,
-        amount_min: Annotated[Decimal | None, Query(ge=0, description="Price/budget range reaches this")] = None,
-        amount_max: Annotated[Decimal | None, Query(ge=0)] = None,
+        amount_min: Annotated[Decimal | None, amount_query(description="Price/budget range reaches this")] = None,
+        amount_max: Annotated[Decimal | None, amount_query()] = None,
         sort: Annotated[str | None, Query(pattern=r"^-?[a-z_]+$", examples=["-published_at"])] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=4900)] = 0,

@@ -55,9 +55,9 @@ def build_filter(kind: ListKind, params: SearchParams) -> list[str]:
         clauses.append(f"stage = {quote(Stage(params.stage).value)}")
     prefix = "price" if kind == ListKind.achievements else "budget"
     if params.amount_min is not None:
-        clauses.append(f"({prefix}_max >= {float(params.amount_min)} OR {prefix}_max IS NULL)")
+        clauses.append(f"({prefix}_max >= {params.amount_min:f} OR {prefix}_max IS NULL)")
     if params.amount_max is not None:
-        clauses.append(f"({prefix}_min <= {float(params.amount_max)} OR {prefix}_min IS NULL)")
+        clauses.append(f"({prefix}_min <= {params.amount_max:f} OR {prefix}_min IS NULL)")
     return clauses
 
 

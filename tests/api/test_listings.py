@@ -139,3 +139,55 @@ async def test_only_drafts_are_deleted(client, market):
     draft = await create_listing(market, "achievements", uni, publish=False, external_id="D-1")
     assert (await client.delete(f"/v1/achievements/{draft['id']}", headers=uni.headers)).status_code == 204
     assert (await client.get(f"/v1/achievements/{draft['id']}", headers=uni.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"title": None}, "body.title"),
+    ({"keywords": None}, "body.keywords"),
+    ({"stage": "production"}, "body.stage"),  # TRL 6 stays: the merged row is inconsistent
+])
+async def test_patch_refuses_null_and_inconsistent_merges(client, market, patch, field):
+    uni = await market.organisation("university")
+    item = await create_listing(market, "achievements", uni, publish=False)
+    response = await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers, json=patch)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"].startswith(field)
+    cleared = await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers, json={"region": None})
+    assert cleared.status_code == 200 and cleared.json()["region"] is None
+
+
+async def test_user_and_organisation_patch_refuse_null(client, market):
+    org = await market.organisation()
+    for path, body in ((f"/v1/users/{org.user_id}", {"active": None}),
+                       (f"/v1/organisations/{org.organisation_id}", {"name": None})):
+        response = await client.patch(path, headers=org.headers, json=body)
+        assert response.status_code == 422 and response.json()["field"] == f"body.{next(iter(body))}"
+
+
+async def test_deleting_a_rejected_listing_that_had_leads(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    operator = await market.operator()
+    item = await create_listing(market, "achievements", uni, external_id="L-1")
+    await create_listing(market, "needs", firm)
+    await sync()
+    await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers, json={"title": "重新修改的成果标题"})
+    await client.post(f"/v1/achievements/{item['id']}/reject", headers=operator.headers, json={"reason": "请补充"})
+    assert (await client.delete(f"/v1/achievements/{item['id']}", headers=uni.headers)).status_code == 204
+
+
+@pytest.mark.parametrize(("path", "as_operator"), [
+    ("/v1/achievements", False), ("/v1/organisations", False), ("/v1/audit", True), ("/v1/leads", True),
+])
+@pytest.mark.parametrize("cursor", ["WyJ4Il0", "WzEsMl0", "WzFlKzQwMCwgIngiXQ", "WzkyMjMzNzIwMzY4NTQ3NzU4MDld"])
+async def test_crafted_cursors_are_422(client, market, path, as_operator, cursor):
+    headers = (await market.operator()).headers if as_operator else {}
+    response = await client.get(path, params={"cursor": cursor}, headers=headers)
+    assert response.status_code == 422 and response.json()["code"] == "pagination.invalid_cursor"
+
+
+@pytest.mark.parametrize("path", ["/v1/achievements", "/v1/search/achievements", "/v1/search/needs"])
+@pytest.mark.parametrize("amount", ["1E+20", "-5", "0.001", "abc"])
+async def test_out_of_range_amounts_are_422(client, search, path, amount):
+    response = await client.get(path, params={"amount_min": amount})
+    assert response.status_code == 422 and response.json()["field"] == "query.amount_min"
