@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
@@ -131,6 +131,9 @@ async def apply(session: AsyncSession, principal: Principal, kind: ListKind, pla
     if org is None or org.kind not in spec.posters:
         raise Forbidden(f"{spec.noun}s are posted by organisations of kind {sorted(spec.posters)}",
                         code=f"{spec.noun}.poster_forbidden")
+    # One import per organisation at a time: a retried upload waits for the first instead of racing it
+    # into a duplicate external_id.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"import:{org.id}"})
     ids = [model.external_id for _, model, _ in plan.valid]
     existing = {row.external_id: row for row in (await session.scalars(
         select(spec.table).where(spec.table.organisation_id == org.id, spec.table.external_id.in_(ids))

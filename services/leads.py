@@ -1,17 +1,24 @@
-"""Reading leads: who may see which, and their read model (brokers and operators see all leads;
-an organisation sees the leads of its own listings; a confidential firm stays 某企业 to others)."""
+"""Leads: who may see which, their read model, and leads added by hand. Brokers and operators see all
+leads, an organisation those of its own listings; a confidential firm stays 某企业 to others, and a
+listing that left the list shows its title only to its owner and operators (an unpublished edit
+must not leak through a lead)."""
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from schemas.enums import LeadSource, LeadStatus
+from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.matching import LeadRead, ListingRef
 from schemas.tables import Achievement, Lead, Need, Organisation
-from services.errors import NotFound
+from services import audit
+from services.db import flush_or_conflict
+from services.errors import Conflict, NotFound
 from services.listings import CONFIDENTIAL_OWNER
+from services.matching import ENGINE_VERSION
+from services.matching.engine import match_listing
 from services.principal import Principal
 
 NeedOrg = aliased(Organisation)
@@ -29,14 +36,22 @@ def readable(principal: Principal) -> Select:
                           Achievement.organisation_id == principal.organisation_id))
 
 
+WITHDRAWN = "（已下架）"
+
+
+def _title(principal: Principal, listing: Need | Achievement) -> str:
+    own = principal.is_operator or principal.organisation_id == listing.organisation_id
+    return listing.title if own or listing.status == ListingStatus.published else WITHDRAWN
+
+
 def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achievement: Achievement,
               achievement_org: str) -> LeadRead:
     insider = principal.is_operator or principal.organisation_id == need.organisation_id
     return LeadRead(
         id=lead.id,
-        need=ListingRef(id=need.id, title=need.title, status=need.status,
+        need=ListingRef(id=need.id, title=_title(principal, need), status=need.status,
                         organisation_name=CONFIDENTIAL_OWNER if need.confidential and not insider else need_org),
-        achievement=ListingRef(id=achievement.id, title=achievement.title, status=achievement.status,
+        achievement=ListingRef(id=achievement.id, title=_title(principal, achievement), status=achievement.status,
                                organisation_name=achievement_org),
         status=lead.status, source=lead.source, score=lead.score, reasons=lead.reasons, need_rank=lead.need_rank,
         achievement_rank=lead.achievement_rank, engine_version=lead.engine_version, computed_at=lead.computed_at,
@@ -66,3 +81,34 @@ async def get_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UU
     if row is None:
         raise NotFound("lead not found", code="lead.not_found")
     return row
+
+
+async def add_manual(session: AsyncSession, ctx, principal: Principal, need_id: uuid.UUID,
+                     achievement_id: uuid.UUID) -> Lead:
+    """A broker's own lead: scored by the engine like any other, kept active until a side leaves the list."""
+    need = await session.get(Need, need_id)
+    achievement = await session.get(Achievement, achievement_id)
+    for row, noun in ((need, "need"), (achievement, "achievement")):
+        if row is None or row.status != ListingStatus.published:
+            raise NotFound(f"published {noun} not found", code=f"{noun}.not_found", field=f"body.{noun}_id")
+    existing = await session.scalar(select(Lead).where(Lead.need_id == need_id, Lead.achievement_id == achievement_id)
+                                    .with_for_update())
+    if existing is not None and existing.status == LeadStatus.active:
+        raise Conflict("this pair is already an active lead", code="lead.duplicate", field="body")
+    matches = await match_listing(ctx.search, ctx.settings, ListKind.needs, need, limit=1, only=achievement_id)
+    score, reasons = (matches[0].score, matches[0].reasons) if matches else (0.0, {
+        "engine_version": ENGINE_VERSION, "score": 0.0, "matched_terms": [], "components": []})
+    now = datetime.now(UTC)
+    if existing is None:
+        existing = Lead(need_id=need_id, achievement_id=achievement_id, created_by=principal.user_id)
+        session.add(existing)
+    existing.source, existing.status = LeadSource.manual, LeadStatus.active
+    existing.score, existing.reasons = score, {**reasons, "added_by": str(principal.user_id)}
+    existing.engine_version, existing.computed_at, existing.updated_at = ENGINE_VERSION, now, now
+    await flush_or_conflict(session, {"uq_lead_pair": lambda: Conflict(  # two brokers at the same moment
+        "this pair is already an active lead", code="lead.duplicate", field="body")})
+    audit.record(session, principal, "lead.created", "lead", existing.id,
+                 {"need_id": {"before": None, "after": str(need_id)},
+                  "achievement_id": {"before": None, "after": str(achievement_id)}, "source": {
+                      "before": None, "after": "manual"}})
+    return existing

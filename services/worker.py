@@ -10,15 +10,16 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
+from services.search.client import SearchUnavailable
 from services.search.sync import sync_listings
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def drain_batch(ctx, include_delayed: bool = False) -> int:
-    """Handle one batch of pending events; returns how many were claimed."""
-    now = datetime.now(UTC)
+    """Handle one batch of pending events; returns how many were claimed. Times are the database's
+    clock (`now()`), never a worker machine's, so workers with skewed clocks agree."""
+    now = func.now()
     async with ctx.sessions() as session, session.begin():
         stmt = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
                 .order_by(OutboxEvent.id).limit(ctx.settings.worker_batch_size)
@@ -60,8 +62,6 @@ async def drain_batch(ctx, include_delayed: bool = False) -> int:
 
 
 def _expected(exc: Exception) -> bool:
-    from services.search.client import SearchUnavailable
-
     return isinstance(exc, SearchUnavailable)
 
 
@@ -71,6 +71,12 @@ async def handle(ctx, session, events: list[OutboxEvent]) -> None:
     for event in events:
         if event.aggregate_type in KINDS:
             listings[KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
+    # Two workers may hold events of the same listing (an edit, then an archive): one at a time per
+    # listing, so the later one re-reads the row after the earlier one committed. Sorted: no deadlock.
+    for kind in ListKind:
+        for listing_id in sorted(listings[kind]):
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                  {"key": f"{kind.value}:{listing_id}"})
     for kind, ids in listings.items():
         await sync_listings(session, ctx.search, kind, ids)
     await refresh_for_listings(ctx, session, listings)
@@ -89,7 +95,10 @@ async def run_worker(settings, once: bool = False) -> None:
     from services.context import ServiceContext
 
     async with ServiceContext.open(settings, pool_size=4) as ctx:
-        await ctx.search.ensure()
+        try:
+            await ctx.search.ensure()
+        except SearchUnavailable:  # events wait in the outbox; the drain retries until it is back
+            log.warning("Meilisearch unavailable at start")
         # Committed outbox rows NOTIFY (migration 0002): a new event wakes us at once; the timeout is
         # only there for retries whose backoff has run out.
         wake = asyncio.Event()

@@ -13,7 +13,6 @@ from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
 from services import leads
 from services.matching import ENGINE_VERSION
 from services.matching.engine import live_matches
-from services.matching.refresh import add_manual
 from services.pagination import decode_cursor, page
 from services.principal import Principal
 
@@ -76,5 +75,5 @@ async def leads_get(lead_id: uuid.UUID, principal: Authenticated, session: Sessi
 @leads_router.post("", response_model=LeadRead, status_code=status.HTTP_201_CREATED)
 async def leads_create(body: LeadCreate, request: Request, principal: BrokerOrOperator, session: Session):
     """Add a lead by hand (brokers); the engine scores it and gives its reasons all the same."""
-    lead = await add_manual(session, request.app.state.ctx, principal, body.need_id, body.achievement_id)
+    lead = await leads.add_manual(session, request.app.state.ctx, principal, body.need_id, body.achievement_id)
     return leads.lead_read(principal, *await leads.get_lead(session, principal, lead.id))

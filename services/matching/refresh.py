@@ -7,7 +7,7 @@ broker) and both listings are published; otherwise it is retired, never deleted 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,11 @@ def _columns(kind: ListKind):
 async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
     own, other, rank = _columns(kind)
     now = datetime.now(UTC)
+    # The index may lag PostgreSQL by a moment: lead only to counterparts that are published now.
+    table = TABLES[counterpart(kind)]
+    published = set((await session.scalars(select(table.id).where(
+        table.id.in_([m.id for m in matches]), table.status == ListingStatus.published))).all())
+    matches = [m for m in matches if m.id in published]
     keep = [m.id for m in matches]
     await session.execute(update(Lead).where(own == listing_id, other.not_in(keep)).values({rank: None}))
     if matches:  # one statement for the whole list: a refresh is one round trip, not K
@@ -62,13 +67,17 @@ async def retire(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -
 
 
 async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> set[uuid.UUID]:
-    """Recompute one listing's matches and store them; returns the counterparts whose lists may change."""
-    row = await session.get(TABLES[kind], listing_id)
+    """Recompute one listing's matches and store them; returns the counterparts whose lists may change:
+    the new matches, and the ones it had before (their ranks of this pair are now stale)."""
+    row = await session.get(TABLES[kind], listing_id, populate_existing=True)
     if row is None or row.status != ListingStatus.published:
         return await retire(session, kind, listing_id)
+    own, other, _ = _columns(kind)
+    before = set((await session.scalars(
+        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
     matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
     await store(session, kind, listing_id, matches)
-    return {m.id for m in matches}
+    return before | {m.id for m in matches}
 
 
 async def refresh_for_listings(ctx, session: AsyncSession, changed: dict[ListKind, set[uuid.UUID]]) -> None:
@@ -80,32 +89,3 @@ async def refresh_for_listings(ctx, session: AsyncSession, changed: dict[ListKin
     for kind, ids in affected.items():
         for listing_id in sorted(ids - changed.get(kind, set())):
             await refresh_listing(ctx, session, kind, listing_id)
-
-
-async def add_manual(session: AsyncSession, ctx, principal, need_id: uuid.UUID, achievement_id: uuid.UUID) -> Lead:
-    """A broker's own lead: scored by the engine like any other, kept active until a side leaves the list."""
-    from services.errors import Conflict, NotFound
-
-    need = await session.get(Need, need_id)
-    achievement = await session.get(Achievement, achievement_id)
-    for row, noun in ((need, "need"), (achievement, "achievement")):
-        if row is None or row.status != ListingStatus.published:
-            raise NotFound(f"published {noun} not found", code=f"{noun}.not_found", field=f"body.{noun}_id")
-    existing = await session.scalar(select(Lead).where(and_(Lead.need_id == need_id,
-                                                             Lead.achievement_id == achievement_id)))
-    if existing is not None and existing.status == LeadStatus.active:
-        raise Conflict("this pair is already an active lead", code="lead.duplicate", field="body")
-    matches = await match_listing(ctx.search, ctx.settings, ListKind.needs, need, limit=10_000,
-                                  only=achievement_id)
-    score, reasons = (matches[0].score, matches[0].reasons) if matches else (0.0, {
-        "engine_version": ENGINE_VERSION, "score": 0.0, "matched_terms": [], "components": []})
-    reasons = {**reasons, "added_by": str(principal.user_id)}
-    now = datetime.now(UTC)
-    if existing is None:
-        existing = Lead(need_id=need_id, achievement_id=achievement_id, created_by=principal.user_id)
-        session.add(existing)
-    existing.source, existing.status = LeadSource.manual, LeadStatus.active
-    existing.score, existing.reasons = score, reasons
-    existing.engine_version, existing.computed_at, existing.updated_at = ENGINE_VERSION, now, now
-    await session.flush()
-    return existing

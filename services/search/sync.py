@@ -3,13 +3,12 @@
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import Achievement, Need, Organisation
+from schemas.tables import Achievement, Need, Organisation, OutboxEvent
 from services.search.client import SearchError
 from services.search.documents import achievement_document, need_document
 from services.search.indexes import SearchIndexes
@@ -45,7 +44,8 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
 
 async def rebuild(ctx) -> dict[str, int]:
     """Build fresh indexes beside the live ones, swap them in, then catch up with what changed meanwhile."""
-    started = datetime.now(UTC)
+    async with ctx.sessions() as session:  # events after this one may have reached only the old index
+        last_event = await session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0)))
     search = ctx.search
     await search.ensure()  # the live ones must exist to be swapped
     for kind in ListKind:  # the leftovers of an interrupted rebuild, if any
@@ -66,9 +66,10 @@ async def rebuild(ctx) -> dict[str, int]:
         counts[kind.value] = len(ids)
     await search.swap_in(REBUILD_SUFFIX)
     async with ctx.sessions() as session:  # writes that the workers sent to the old index meanwhile
-        for kind, table in TABLES.items():
-            changed = (await session.scalars(select(table.id).where(table.updated_at >= started))).all()
-            await sync_listings(session, search, kind, changed)
+        for kind, noun in (("achievements", "achievement"), ("needs", "need")):
+            changed = (await session.scalars(select(OutboxEvent.aggregate_id).distinct().where(
+                OutboxEvent.id > last_event, OutboxEvent.aggregate_type == noun))).all()
+            await sync_listings(session, search, ListKind(kind), [uuid.UUID(i) for i in changed])
     return counts
 
 
