@@ -11,6 +11,7 @@ from schemas.enums import IPType, ListingStatus, Stage, TransferMode
 from schemas.identity import Contact
 from schemas.validators import validate_ip_number
 
+CONFIDENTIAL_OWNER = "某企业"  # how the public sees the firm behind a confidential need
 Keyword = Annotated[str, Field(min_length=1, max_length=40)]
 FieldCode = Annotated[str, Field(min_length=2, max_length=80, examples=["advanced_energy.hydrogen"])]
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level 1–9")]

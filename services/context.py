@@ -24,7 +24,8 @@ class ServiceContext:
         engine = make_engine(settings.database_url, pool_size=pool_size)
         meili = MeiliClient(settings.meili_url, settings.meili_master_key)
         try:
-            yield cls(settings, engine, make_sessionmaker(engine), SearchIndexes(meili, settings.meili_index_prefix))
+            search = SearchIndexes(meili, settings.meili_index_prefix, settings.secret_key)
+            yield cls(settings, engine, make_sessionmaker(engine), search)
         finally:
             await meili.aclose()
             await engine.dispose()

@@ -42,8 +42,3 @@ class Unauthenticated(DomainError):
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
-
-
-class Unavailable(DomainError):
-    status = 503
-    code = "unavailable"

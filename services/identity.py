@@ -270,6 +270,8 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: uuid
     if user is None or not (principal.is_operator or principal.organisation_id == user.organisation_id):
         raise NotFound("user not found", code="user.not_found")
     await _require_org_admin(session, principal, user.organisation_id)
+    if Role.admin in user.roles and Role.admin not in principal.roles:
+        raise Forbidden("only an admin changes an admin's account", code="user.admin_protected")
     org = await get_organisation(session, user.organisation_id)
     before = {"display_name": user.display_name, "roles": user.roles, "active": user.active}
     changes = body.model_dump(exclude_unset=True)

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
+from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.matching import LeadRead, ListingRef
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit
 from services.db import flush_or_conflict
 from services.errors import Conflict, NotFound
-from services.listings import CONFIDENTIAL_OWNER
 from services.matching import ENGINE_VERSION
 from services.matching.engine import match_listing
 from services.principal import Principal

@@ -17,7 +17,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind, OrgKind, Stage
-from schemas.listings import STAGE_TRL, AchievementRead, NeedRead
+from schemas.listings import CONFIDENTIAL_OWNER, STAGE_TRL, AchievementRead, NeedRead
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit, outbox
 from services.db import flush_or_conflict
@@ -26,9 +26,6 @@ from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_
 from services.pagination import decode_cursor, page
 from services.principal import Principal
 from services.taxonomy import taxonomy
-
-CONFIDENTIAL_OWNER = "某企业"
-
 
 # --- columns <-> API ------------------------------------------------------------------------------
 

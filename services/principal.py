@@ -47,4 +47,3 @@ class Principal:
 
 
 ANONYMOUS = Principal(kind="anonymous")
-SYSTEM = Principal(kind="system")

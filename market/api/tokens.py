@@ -1,20 +1,25 @@
 """Log in, refresh, log out, and who am I."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from market.api.deps import AppSettings, Session
 from market.auth import Authenticated
 from schemas.identity import LoginRequest, Me, RefreshRequest, TokenPair
 from schemas.tables import User
-from services import identity
+from services import identity, ratelimit
 from services.views import organisation_read, user_read
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenPair)
-async def auth_login(body: LoginRequest, session: Session, settings: AppSettings) -> TokenPair:
-    """Exchange email and password for a short-lived access token and a refresh token."""
+async def auth_login(body: LoginRequest, request: Request, session: Session, settings: AppSettings) -> TokenPair:
+    """Exchange email and password for a short-lived access token and a refresh token.
+    Attempts are limited per address and per account (429 with Retry-After)."""
+    engine = request.app.state.engine
+    await ratelimit.hit(engine, f"login-ip:{request.client.host if request.client else '-'}",
+                        settings.login_attempts_per_minute * 10)
+    await ratelimit.hit(engine, f"login:{body.email.strip().lower()}", settings.login_attempts_per_minute)
     return TokenPair(**await identity.login(session, settings, body.email, body.password))
 
 

@@ -6,7 +6,8 @@ import time
 from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
-from services.matching.refresh import TABLES, refresh_listing
+from schemas.tables import LISTING_TABLES
+from services.matching.refresh import refresh_listing
 
 CONCURRENCY = 8
 
@@ -16,7 +17,7 @@ async def match_all(ctx, progress=None, limit: int | None = None) -> int:
     a few at a time; each listing in its own transaction."""
     work: list[tuple[ListKind, object]] = []
     async with ctx.sessions() as session:
-        for kind, table in TABLES.items():
+        for kind, table in LISTING_TABLES.items():
             ids = (await session.scalars(select(table.id).where(table.status == ListingStatus.published)
                                          .order_by(table.id).limit(limit))).all()
             work += [(kind, listing_id) for listing_id in ids]

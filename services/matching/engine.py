@@ -38,7 +38,6 @@ RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes
 class Match:
     id: uuid.UUID
     score: float
-    text: float
     reasons: dict
     document: dict
 
@@ -101,7 +100,7 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     if not terms:
         return []
     other = counterpart(kind)
-    own_org = f"owner_org != {quote(str(row.organisation_id))}"
+    own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
     if only is not None:
         own_org += f" AND id = {quote(str(only))}"
     queries = [{
@@ -119,7 +118,7 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     weights = Weights.from_settings(settings)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    scored: list[tuple[float, str, float, list, dict, list]] = []
+    scored: list[tuple[float, str, list, dict, list]] = []
     # Best text first; stop once even a perfect structured fit could not reach the current K-th score.
     for doc_id, (text, matched, doc) in sorted(combined.items(), key=lambda item: (-item[1][0], item[0])):
         if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][0]:
@@ -127,11 +126,11 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
         score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
-        bisect.insort(scored, (score, doc_id, text, matched, doc, components), key=lambda s: (-s[0], s[1]))
+        bisect.insort(scored, (score, doc_id, matched, doc, components), key=lambda s: (-s[0], s[1]))
     matches = []
-    for score, doc_id, text, matched, doc, components in scored[:limit]:
+    for score, doc_id, matched, doc, components in scored[:limit]:
         matched.sort(key=lambda m: -m["weight"] * m["relevance"])
-        matches.append(Match(uuid.UUID(doc_id), score, text, {
+        matches.append(Match(uuid.UUID(doc_id), score, {
             "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
             "highlight": highlight(doc.get("title_n", ""), [m["term"] for m in matched]), "components": components,
         }, doc))

@@ -12,11 +12,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
-from schemas.tables import Achievement, Lead, Need
+from schemas.tables import LISTING_TABLES, Lead
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
-
-TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
 
 
 def _columns(kind: ListKind):
@@ -30,7 +28,7 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
     own, other, rank = _columns(kind)
     now = datetime.now(UTC)
     # The index may lag PostgreSQL by a moment: lead only to counterparts that are published now.
-    table = TABLES[counterpart(kind)]
+    table = LISTING_TABLES[counterpart(kind)]
     published = set((await session.scalars(select(table.id).where(
         table.id.in_([m.id for m in matches]), table.status == ListingStatus.published))).all())
     matches = [m for m in matches if m.id in published]
@@ -69,7 +67,7 @@ async def retire(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -
 async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> set[uuid.UUID]:
     """Recompute one listing's matches and store them; returns the counterparts whose lists may change:
     the new matches, and the ones it had before (their ranks of this pair are now stale)."""
-    row = await session.get(TABLES[kind], listing_id, populate_existing=True)
+    row = await session.get(LISTING_TABLES[kind], listing_id, populate_existing=True)
     if row is None or row.status != ListingStatus.published:
         return await retire(session, kind, listing_id)
     own, other, _ = _columns(kind)

@@ -7,11 +7,10 @@ query in either script finds documents in either script (DOMAIN.md, "Text is Chi
 from datetime import date, datetime
 from decimal import Decimal
 
+from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.tables import Achievement, Need
 from services.taxonomy import taxonomy
 from services.text import normalise
-
-CONFIDENTIAL_OWNER = "某企业"
 
 
 def _ts(value: datetime | date | None) -> int | None:
@@ -26,7 +25,7 @@ def _num(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None  # for range filters only; money stays Decimal in PG
 
 
-def _common(row, org_name: str, fields: list[str]) -> dict:
+def _common(row, org_name: str, owner_key: str, fields: list[str]) -> dict:
     tax = taxonomy()
     paths = sorted({p for code in fields if code in tax.fields for p in tax.path(code)})
     region = tax.regions.get(row.region) if row.region else None
@@ -41,7 +40,7 @@ def _common(row, org_name: str, fields: list[str]) -> dict:
         "region_scope": region.scope if region else None,
         "organisation_id": str(row.organisation_id),
         "organisation_name": org_name,
-        "owner_org": str(row.organisation_id),
+        "owner_org": owner_key,
         "updated_at": _ts(row.updated_at),
         "published_at": _ts(row.published_at),
         "title_n": normalise(row.title),
@@ -49,9 +48,9 @@ def _common(row, org_name: str, fields: list[str]) -> dict:
     }
 
 
-def achievement_document(row: Achievement, org_name: str) -> dict:
+def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dict:
     return {
-        **_common(row, org_name, [row.field, *row.secondary_fields]),
+        **_common(row, org_name, owner_key, [row.field, *row.secondary_fields]),
         "summary": row.summary,
         "secondary_fields": row.secondary_fields,
         "trl": row.trl,
@@ -66,9 +65,9 @@ def achievement_document(row: Achievement, org_name: str) -> dict:
     }
 
 
-def need_document(row: Need, org_name: str) -> dict:
+def need_document(row: Need, org_name: str, owner_key: str) -> dict:
     document = {
-        **_common(row, org_name, [row.field]),
+        **_common(row, org_name, owner_key, [row.field]),
         "summary": row.description[:160],
         "trl": row.required_trl,
         "modes": row.cooperation_modes,

@@ -1,6 +1,7 @@
 """The two public indexes, their settings, and zero-downtime rebuilds (build aside, then swap)."""
 
-from collections.abc import Iterable
+import hashlib
+import hmac
 
 from schemas.enums import ListKind
 from services.search.client import MeiliClient, SearchError
@@ -52,9 +53,15 @@ for _settings in SETTINGS.values():
 class SearchIndexes:
     """Names and settings of the indexes under one prefix (tests use their own prefix)."""
 
-    def __init__(self, client: MeiliClient, prefix: str):
+    def __init__(self, client: MeiliClient, prefix: str, owner_secret: str):
         self.client = client
         self.prefix = prefix
+        self._owner_secret = owner_secret.encode()
+
+    def owner_key(self, organisation_id) -> str:
+        """What the index stores as a listing's owner (`owner_org`): a keyed hash, so the index never
+        holds a confidential firm's id, while matching can still leave out the listing's own side."""
+        return hmac.new(self._owner_secret, str(organisation_id).encode(), hashlib.sha256).hexdigest()[:32]
 
     def uid(self, kind: ListKind, suffix: str = "") -> str:
         return f"{self.prefix}_{kind.value}{suffix}"
@@ -84,10 +91,6 @@ class SearchIndexes:
 
     async def upsert(self, kind: ListKind, documents: list[dict], suffix: str = "") -> int:
         task = await self.client.add_documents(self.uid(kind, suffix), documents, primary_key="id")
-        return task["taskUid"]
-
-    async def delete(self, kind: ListKind, ids: Iterable[str]) -> int:
-        task = await self.client.delete_documents(self.uid(kind), list(ids))
         return task["taskUid"]
 
     async def swap_in(self, suffix: str) -> None:

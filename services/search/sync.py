@@ -8,13 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import Achievement, Need, Organisation, OutboxEvent
+from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
 from services.search.client import SearchError
 from services.search.documents import achievement_document, need_document
 from services.search.indexes import SearchIndexes
 
 log = logging.getLogger(__name__)
-TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
 DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
 REBUILD_SUFFIX = "_rebuild"
 
@@ -25,12 +24,13 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
     ids = set(ids)
     if not ids:
         return
-    table = TABLES[kind]
+    table = LISTING_TABLES[kind]
     rows = (await session.execute(
         select(table, Organisation.name).join(Organisation, Organisation.id == table.organisation_id)
         .where(table.id.in_(ids))
     )).all()
-    documents = [DOCUMENTS[kind](row, name) for row, name in rows if row.status == ListingStatus.published]
+    documents = [DOCUMENTS[kind](row, name, search.owner_key(row.organisation_id))
+                 for row, name in rows if row.status == ListingStatus.published]
     gone = ids - {uuid.UUID(d["id"]) for d in documents}
     tasks = []
     if documents:
@@ -56,7 +56,7 @@ async def rebuild(ctx) -> dict[str, int]:
                 raise
     await search.ensure(REBUILD_SUFFIX)
     counts = {}
-    for kind, table in TABLES.items():
+    for kind, table in LISTING_TABLES.items():
         async with ctx.sessions() as session:
             ids = list((await session.scalars(
                 select(table.id).where(table.status == ListingStatus.published).order_by(table.id)

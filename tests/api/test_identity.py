@@ -150,3 +150,27 @@ async def test_deactivated_user_is_locked_out_at_once(client, market):
     assert (await client.get("/v1/auth/me", headers=member.headers)).status_code == 401
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 401
+
+
+async def test_an_operator_cannot_take_over_the_admin(client, market, ctx):
+    operator_org = (await market.operator()).organisation_id
+    admin = await market.operator()
+    staff = await client.post(f"/v1/organisations/{operator_org}/users", headers=admin.headers, json={
+        "email": "staff@market.example.cn", "display_name": "运营", "password": "staff-password-1",
+        "roles": ["operator"]})
+    assert staff.status_code == 201
+    staff_headers = await market.login("staff@market.example.cn", "staff-password-1")
+    response = await client.patch(f"/v1/users/{admin.user_id}", headers=staff_headers,
+                                  json={"password": "taken-over-password"})
+    assert response.status_code == 403 and response.json()["code"] == "user.admin_protected"
+
+
+async def test_login_attempts_are_limited_per_account(client, market, app):
+    await market.operator()
+    app.state.settings.login_attempts_per_minute = 3
+    try:
+        statuses = [(await client.post("/v1/auth/token", json={"email": "ops@test.example.cn", "password": "x"}))
+                    .status_code for _ in range(4)]
+    finally:
+        app.state.settings.login_attempts_per_minute = 10
+    assert statuses[0] == 401 and statuses[-1] == 429  # the factory's own login counted too
