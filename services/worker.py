@@ -44,18 +44,27 @@ async def drain_batch(ctx, include_delayed: bool = False) -> int:
         events = list((await session.scalars(stmt)).all())
         if not events:
             return 0
-        try:
-            async with session.begin_nested():  # a failure rolls back to here; the events stay writable
-                await handle(ctx, session, events)
-        except Exception as exc:  # whatever failed, the events wait and are tried again
-            log.warning("outbox batch failed, will retry: %s", exc, exc_info=not _expected(exc))
-            for event in events:
-                event.attempts += 1
-                event.available_at = now + backoff(event.attempts)
-                event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            return len(events)
-        for event in events:
-            event.processed_at = now
+        # The whole batch at once; if that fails, each event on its own, so one event that keeps failing
+        # does not hold back the others. A failed event waits (backoff) and is tried again, never dropped.
+        groups = [events] if len(events) == 1 else [events, *([e] for e in events)]
+        pending = {event.id for event in events}
+        for group in groups:
+            if not pending.issuperset(event.id for event in group):
+                continue
+            try:
+                async with session.begin_nested():  # a failure rolls back to here; the events stay writable
+                    await handle(ctx, session, group)
+            except Exception as exc:
+                log.warning("outbox events failed, will retry: %s", exc, exc_info=not _expected(exc))
+                if len(group) == 1:
+                    event = group[0]
+                    event.attempts += 1
+                    event.available_at = now + backoff(event.attempts)
+                    event.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                continue
+            for event in group:
+                event.processed_at = now
+                pending.discard(event.id)
         # Tells listeners (tests, monitoring) at commit that a batch reached Meilisearch and the leads.
         await session.execute(text("SELECT pg_notify('outbox_drained', :count)"), {"count": str(len(events))})
         return len(events)

@@ -130,6 +130,9 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     matches = []
     for score, doc_id, matched, doc, components in scored[:limit]:
         matched.sort(key=lambda m: -m["weight"] * m["relevance"])
+        for term in matched:
+            term["highlight"] = highlight(doc.get("title_n", ""), [term["term"]]) if term["term"] in doc.get(
+                "title_n", "") else None
         matches.append(Match(uuid.UUID(doc_id), score, {
             "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
             "highlight": highlight(doc.get("title_n", ""), [m["term"] for m in matched]), "components": components,

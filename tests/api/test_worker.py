@@ -37,3 +37,21 @@ async def test_published_listing_is_searchable_within_one_second(client, market,
     finally:
         worker.cancel()
         await listener.close()
+
+
+async def test_an_event_that_keeps_failing_does_not_hold_back_the_others(client, market, ctx, sync):
+    from sqlalchemy import select
+
+    from schemas.tables import OutboxEvent
+    from services import outbox
+
+    async with ctx.sessions() as session, session.begin():
+        outbox.emit(session, "achievement.updated", "achievement", "not-a-uuid")  # a poison event, first in line
+    uni = await market.organisation("university")
+    listing = await create_listing(market, "achievements", uni, title="高导热氮化铝陶瓷基板", external_id="P-1")
+    await sync()
+    hits = (await client.get("/v1/search/achievements", params={"q": "氮化铝"})).json()["hits"]
+    assert [h["id"] for h in hits] == [listing["id"]]
+    async with ctx.sessions() as session:
+        poison = await session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_id == "not-a-uuid"))
+    assert poison.processed_at is None and poison.attempts == 1 and "ValueError" in poison.last_error
