@@ -70,5 +70,7 @@ OrgManager = Annotated[Principal, Depends(_rule(
     "this needs an organisation admin", "auth.admin_required"))]
 Operator = Annotated[Principal, Depends(_rule(
     "operator", lambda p: p.is_operator, "operators only", "auth.operator_required"))]
+Broker = Annotated[Principal, Depends(_rule(
+    "broker_only", lambda p: p.is_broker, "brokers only", "auth.broker_required"))]
 BrokerOrOperator = Annotated[Principal, Depends(_rule(
     "broker", lambda p: p.is_broker or p.is_operator, "brokers and operators only", "auth.broker_required"))]

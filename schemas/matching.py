@@ -66,6 +66,8 @@ class LeadRead(BaseModel):
     engine_version: str
     computed_at: datetime
     created_at: datetime
+    claimed_by: uuid.UUID | None = Field(None, description="The broker working this lead")
+    claimed_at: datetime | None = None
 
 
 class LeadCreate(BaseModel):

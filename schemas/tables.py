@@ -245,6 +245,8 @@ class Lead(SQLModel, table=True):
     engine_version: str = ""
     computed_at: datetime = Field(sa_column=_now_column())
     created_by: uuid.UUID | None = None
+    claimed_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", index=True)  # the broker
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(sa_column=_now_column())
     updated_at: datetime = Field(sa_column=_now_column(onupdate=func.now()))
 

@@ -16,7 +16,7 @@ from schemas.matching import LeadRead, ListingRef
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit
 from services.db import flush_or_conflict
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, Forbidden, NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.engine import match_listing
 from services.principal import Principal
@@ -46,7 +46,8 @@ def _title(principal: Principal, listing: Need | Achievement) -> str:
 
 def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achievement: Achievement,
               achievement_org: str) -> LeadRead:
-    insider = principal.is_operator or principal.organisation_id == need.organisation_id
+    insider = (principal.is_operator or principal.organisation_id == need.organisation_id
+               or (principal.user_id is not None and lead.claimed_by == principal.user_id))
     return LeadRead(
         id=lead.id,
         need=ListingRef(id=need.id, title=_title(principal, need), status=need.status,
@@ -112,3 +113,21 @@ async def add_manual(session: AsyncSession, ctx, principal: Principal, need_id: 
                   "achievement_id": {"before": None, "after": str(achievement_id)}, "source": {
                       "before": None, "after": "manual"}})
     return existing
+
+
+async def claim(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> None:
+    """A broker takes an active lead to work it; from then on they see the firm behind a confidential need."""
+    if not principal.is_broker:
+        raise Forbidden("brokers claim leads", code="auth.broker_required")
+    lead = await session.get(Lead, lead_id, with_for_update=True)
+    if lead is None:
+        raise NotFound("lead not found", code="lead.not_found")
+    if lead.status != LeadStatus.active:
+        raise Conflict("only an active lead can be claimed", code="lead.not_active", field="status")
+    if lead.claimed_by == principal.user_id:
+        return
+    if lead.claimed_by is not None:
+        raise Conflict("another broker works this lead", code="lead.already_claimed")
+    lead.claimed_by, lead.claimed_at = principal.user_id, datetime.now(UTC)
+    audit.record(session, principal, "lead.claimed", "lead", lead.id,
+                 {"claimed_by": {"before": None, "after": str(principal.user_id)}})

@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.enums import ListingStatus, ListKind, OrgKind, Stage
+from schemas.enums import LeadStatus, ListingStatus, ListKind, OrgKind, Stage
 from schemas.listings import CONFIDENTIAL_OWNER, STAGE_TRL, AchievementRead, NeedRead
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit, outbox
@@ -73,8 +73,8 @@ def _review_fields(row) -> dict:
             "published_at": row.published_at, "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def achievement_read(row: Achievement, org_name: str, principal: Principal) -> AchievementRead:
-    insider = _is_insider(row, principal)
+def achievement_read(row: Achievement, org_name: str, principal: Principal, insider: bool = False) -> AchievementRead:
+    insider = insider or _is_insider(row, principal)
     return AchievementRead(
         id=row.id, organisation_id=row.organisation_id, organisation_name=org_name, external_id=row.external_id,
         title=row.title, summary=row.summary, description=row.description, keywords=row.keywords,
@@ -84,8 +84,8 @@ def achievement_read(row: Achievement, org_name: str, principal: Principal) -> A
     )
 
 
-def need_read(row: Need, org_name: str, principal: Principal) -> NeedRead:
-    insider = _is_insider(row, principal)
+def need_read(row: Need, org_name: str, principal: Principal, insider: bool = False) -> NeedRead:
+    insider = insider or _is_insider(row, principal)
     hidden = row.confidential and not insider
     challenge = ({"reward": row.challenge_reward, "opens": row.challenge_opens, "closes": row.challenge_closes}
                  if row.challenge_reward is not None else None)
@@ -100,7 +100,8 @@ def need_read(row: Need, org_name: str, principal: Principal) -> NeedRead:
 
 
 def _is_insider(row, principal: Principal) -> bool:
-    """The owner and operators see contact details and a confidential firm's identity."""
+    """The owner and operators see contact details and a confidential firm's identity (and so does the
+    broker who claimed a lead on the listing: see `get`)."""
     return principal.is_operator or principal.organisation_id == row.organisation_id
 
 
@@ -119,7 +120,7 @@ class ListingSpec:
     posters: frozenset[str]  # organisation kinds that post this list
     minor_fields: frozenset[str]  # edits to these keep a published listing published
     columns: Callable[[Any], dict[str, Any]]
-    read: Callable[[Any, str, Principal], Any]
+    read: Callable[..., Any]
     check_row: Callable[[Any], None] = lambda row: None
 
 
@@ -210,7 +211,17 @@ async def create(session: AsyncSession, principal: Principal, spec: ListingSpec,
 
 async def get(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID):
     row, org_name = await _get_row(session, spec, principal, listing_id)
-    return spec.read(row, org_name, principal)
+    return spec.read(row, org_name, principal, await works_a_lead_on(session, principal, spec, listing_id))
+
+
+async def works_a_lead_on(session: AsyncSession, principal: Principal, spec: ListingSpec,
+                          listing_id: uuid.UUID) -> bool:
+    """Whether the caller is the broker who claimed a lead on this listing."""
+    if not principal.is_broker or principal.user_id is None:
+        return False
+    column = Lead.need_id if spec.kind == ListKind.needs else Lead.achievement_id
+    return bool(await session.scalar(select(Lead.id).where(
+        column == listing_id, Lead.claimed_by == principal.user_id, Lead.status == LeadStatus.active).limit(1)))
 
 
 async def update(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID, body):

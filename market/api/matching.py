@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from market.api.deps import Pagination, Search, Session
-from market.auth import Anyone, Authenticated, BrokerOrOperator
+from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator
 from schemas.common import Page
 from schemas.enums import LeadSource, LeadStatus, ListKind
 from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
@@ -77,3 +77,11 @@ async def leads_create(body: LeadCreate, request: Request, principal: BrokerOrOp
     """Add a lead by hand (brokers); the engine scores it and gives its reasons all the same."""
     lead = await leads.add_manual(session, request.app.state.ctx, principal, body.need_id, body.achievement_id)
     return leads.lead_read(principal, *await leads.get_lead(session, principal, lead.id))
+
+
+@leads_router.post("/{lead_id}/claim", response_model=LeadRead)
+async def leads_claim(lead_id: uuid.UUID, principal: Broker, session: Session):
+    """Take an active lead to work it (brokers). The claiming broker then sees the firm behind a
+    confidential need and its contact; another broker's claim is a 409 `lead.already_claimed`."""
+    await leads.claim(session, principal, lead_id)
+    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead_id))

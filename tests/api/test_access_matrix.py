@@ -103,6 +103,12 @@ async def _lead_create(m, op):
     return "POST", "/v1/leads", {"need_id": need["id"], "achievement_id": achievement["id"]}
 
 
+async def _lead_claim(m, op):
+    _, path, body = await _lead_create(m, op)
+    lead = await m.client.post(path, json=body, headers=(await m.operator()).headers)
+    return "POST", f"/v1/leads/{lead.json()['id']}/claim", None
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -116,6 +122,7 @@ CASES = {
     "api_keys_revoke": (_key_revoke, {**ORG_ADMIN, "same_org": 200, "operator": 200}),
     "imports_create": (_import, {**POSTERS, "same_org": 200, "other_org": 200}),
     "leads_create": (_lead_create, BROKERS),
+    "leads_claim": (_lead_claim, {**OPERATOR_ONLY, "broker": 200, "operator": 403}),
     "publications_create": (_publication, {**OPERATOR_ONLY, "operator": 201}),
 }
 for kind in ("achievements", "needs"):

@@ -117,3 +117,23 @@ async def test_match_all_recomputes_every_published_listing(client, market, sync
     after = (await client.get("/v1/leads", headers=broker.headers)).json()["items"]
     assert [lead["id"] for lead in after] == [lead["id"] for lead in before]
     assert after[0]["computed_at"] > before[0]["computed_at"] and after[0]["need"]["id"] == need["id"]
+
+
+async def test_the_broker_who_claims_a_lead_sees_the_confidential_firm(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise", name="保密的茶叶公司")
+    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, confidential=True, **TEA_NEED)
+    await sync()
+    broker, rival = await market.broker(), await market.broker()
+    lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
+    assert lead["need"]["organisation_name"] == "某企业"
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()["contact"] is None
+
+    claimed = await client.post(f"/v1/leads/{lead['id']}/claim", headers=broker.headers)
+    assert claimed.status_code == 200 and claimed.json()["need"]["organisation_name"] == "保密的茶叶公司"
+    seen = (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()
+    assert seen["organisation_name"] == "保密的茶叶公司" and seen["contact"]["name"] == "王总"
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=rival.headers)).json()["organisation_name"] == "某企业"
+    taken = await client.post(f"/v1/leads/{lead['id']}/claim", headers=rival.headers)
+    assert taken.status_code == 409 and taken.json()["code"] == "lead.already_claimed"
