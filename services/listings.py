@@ -295,8 +295,10 @@ def _external_id_conflict(spec: ListingSpec) -> dict:
 
 # --- lists ----------------------------------------------------------------------------------------
 
-@dataclass
-class ListingFilters:
+@dataclass(kw_only=True)
+class ListingCriteria:
+    """What both a list and a search filter on: field (with sub-fields), region, maturity, mode, amount."""
+
     field: str | None = None
     region: str | None = None
     trl_min: int | None = None
@@ -304,6 +306,10 @@ class ListingFilters:
     mode: str | None = None
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
+
+
+@dataclass(kw_only=True)
+class ListingFilters(ListingCriteria):
     status: ListingStatus | None = None
     organisation_id: uuid.UUID | None = None
     updated_since: datetime | None = None

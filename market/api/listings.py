@@ -63,8 +63,10 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
     ):
         """Published listings for everyone; an organisation also sees its own drafts, operators see all.
         Cursor-paginated in a stable order (the sort key, then the id)."""
-        filters = listings.ListingFilters(field, region, trl_min, trl_max, mode, amount_min, amount_max,
-                                          status_, organisation_id, updated_since, sort)
+        filters = listings.ListingFilters(
+            field=field, region=region, trl_min=trl_min, trl_max=trl_max, mode=mode, amount_min=amount_min,
+            amount_max=amount_max, status=status_, organisation_id=organisation_id, updated_since=updated_since,
+            sort=sort)
         items, cursor = await listings.list_page(session, principal, spec, filters, pagination.limit,
                                                  pagination.cursor)
         return Page(items=items, next_cursor=cursor)

@@ -33,8 +33,9 @@ class SearchQuery:
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=4900)] = 0,
     ):
-        self.params = queries.SearchParams(q, field, region, trl_min, trl_max, mode, stage, amount_min, amount_max,
-                                           sort, limit, offset)
+        self.params = queries.SearchParams(q=q, field=field, region=region, trl_min=trl_min, trl_max=trl_max,
+                                           mode=mode, stage=stage, amount_min=amount_min, amount_max=amount_max,
+                                           sort=sort, limit=limit, offset=offset)
 
 
 @router.get("/achievements", response_model=SearchPage)

@@ -1,11 +1,11 @@
 """Full-text search over the public indexes, with filters built only from validated values."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
+from services.listings import ListingCriteria
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
@@ -22,17 +22,10 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@dataclass
-class SearchParams:
+@dataclass(kw_only=True)
+class SearchParams(ListingCriteria):
     q: str = ""
-    field: str | None = None
-    region: str | None = None
-    trl_min: int | None = None
-    trl_max: int | None = None
-    mode: TransferMode | None = None
     stage: Stage | None = None
-    amount_min: Decimal | None = None
-    amount_max: Decimal | None = None
     sort: str | None = None
     limit: int = 20
     offset: int = 0
