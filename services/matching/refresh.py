@@ -42,9 +42,12 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
             "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
         } for position, match in enumerate(matches, 1)]
         statement = insert(Lead).values(rows)
+        # A pair scores a little differently from each side (each side's own terms are the query). The
+        # need's view is the lead's score: the achievement side sets it only for a pair it creates.
+        updated = (rank, "status", "updated_at") if kind == ListKind.achievements else (
+            "score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")
         await session.execute(statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
-            name: statement.excluded[name]
-            for name in ("score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")}))
+            name: statement.excluded[name] for name in updated}))
     await session.execute(
         update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
                            Lead.source == LeadSource.engine, Lead.status == LeadStatus.active)

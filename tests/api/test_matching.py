@@ -137,3 +137,15 @@ async def test_the_broker_who_claims_a_lead_sees_the_confidential_firm(client, m
     assert (await client.get(f"/v1/needs/{need['id']}", headers=rival.headers)).json()["organisation_name"] == "某企业"
     taken = await client.post(f"/v1/leads/{lead['id']}/claim", headers=rival.headers)
     assert taken.status_code == 409 and taken.json()["code"] == "lead.already_claimed"
+
+
+async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    broker = await market.broker()
+    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+    live = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
+    lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
+    assert lead["score"] == live["score"]
