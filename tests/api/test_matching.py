@@ -15,6 +15,16 @@ LOOK_ALIKE = dict(title="茶多酚高效提取与纯化工艺", keywords=["茶�
                   field="green_food.processing", trl=7, stage="pilot", region="cd.wenjiang")
 
 
+async def _picker_and_need(market, sync, firm_name: str | None = None, **need_overrides):
+    """The tea-picking achievement of a university and a firm's tea-picking need, published and synced."""
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise", **({"name": firm_name} if firm_name else {}))
+    picker = await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, **TEA_NEED, **need_overrides)
+    await sync()
+    return uni, firm, picker, need
+
+
 async def test_traditional_need_matches_simplified_achievement_with_reasons(client, market, sync):
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
@@ -41,12 +51,8 @@ async def test_traditional_need_matches_simplified_achievement_with_reasons(clie
 
 
 async def test_leads_created_on_publish_retired_on_unpublish_no_duplicates(client, market, sync):
-    uni = await market.organisation("university")
-    firm = await market.organisation("enterprise")
+    uni, firm, picker, need = await _picker_and_need(market, sync)
     broker = await market.broker()
-    picker = await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
-    need = await create_listing(market, "needs", firm, **TEA_NEED)
-    await sync()
 
     leads = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"]
     assert [(lead["achievement"]["id"], lead["status"]) for lead in leads] == [(picker["id"], "active")]
@@ -105,11 +111,7 @@ async def test_match_all_recomputes_every_published_listing(client, market, sync
 
     from services.matching.batch import match_all
 
-    uni = await market.organisation("university")
-    firm = await market.organisation("enterprise")
-    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
-    need = await create_listing(market, "needs", firm, **TEA_NEED)
-    await sync()
+    _, _, _, need = await _picker_and_need(market, sync)
     broker = await market.broker()
     before = (await client.get("/v1/leads", headers=broker.headers)).json()["items"]
     with tqdm(disable=True) as bar:  # the CLI's progress bar, no total known up front
@@ -120,11 +122,7 @@ async def test_match_all_recomputes_every_published_listing(client, market, sync
 
 
 async def test_the_broker_who_claims_a_lead_sees_the_confidential_firm(client, market, sync):
-    uni = await market.organisation("university")
-    firm = await market.organisation("enterprise", name="保密的茶叶公司")
-    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
-    need = await create_listing(market, "needs", firm, confidential=True, **TEA_NEED)
-    await sync()
+    _, _, _, need = await _picker_and_need(market, sync, firm_name="保密的茶叶公司", confidential=True)
     broker, rival = await market.broker(), await market.broker()
     lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
     assert lead["need"]["organisation_name"] == "某企业"
@@ -140,12 +138,8 @@ async def test_the_broker_who_claims_a_lead_sees_the_confidential_firm(client, m
 
 
 async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
-    uni = await market.organisation("university")
-    firm = await market.organisation("enterprise")
+    _, _, _, need = await _picker_and_need(market, sync)
     broker = await market.broker()
-    await create_listing(market, "achievements", uni, external_id="T-1", **TEA_PICKER)
-    need = await create_listing(market, "needs", firm, **TEA_NEED)
-    await sync()
     live = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
     lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
     assert lead["score"] == live["score"]
