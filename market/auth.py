@@ -27,6 +27,11 @@ PUBLIC_OPERATIONS = {
 }
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy: as forwarded by a trusted one, see FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def current_principal(
     request: Request,
     session: Session,
@@ -42,7 +47,7 @@ async def current_principal(
         bucket = f"user:{principal.user_id}"
     else:
         principal = ANONYMOUS
-        bucket = f"ip:{request.client.host if request.client else 'unknown'}"
+        bucket = f"ip:{client_address(request)}"
     await ratelimit.hit(request.app.state.engine, bucket, settings.rate_limit_per_minute)
     return principal.with_request(request.state.request_id)
 

@@ -17,6 +17,7 @@ from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit
 from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, NotFound
+from services.listings import is_insider
 from services.matching import ENGINE_VERSION
 from services.matching.engine import match_listing
 from services.principal import Principal
@@ -40,14 +41,12 @@ WITHDRAWN = "（已下架）"
 
 
 def _title(principal: Principal, listing: Need | Achievement) -> str:
-    own = principal.is_operator or principal.organisation_id == listing.organisation_id
-    return listing.title if own or listing.status == ListingStatus.published else WITHDRAWN
+    return listing.title if is_insider(listing, principal) or listing.status == ListingStatus.published else WITHDRAWN
 
 
 def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achievement: Achievement,
               achievement_org: str) -> LeadRead:
-    insider = (principal.is_operator or principal.organisation_id == need.organisation_id
-               or (principal.user_id is not None and lead.claimed_by == principal.user_id))
+    insider = is_insider(need, principal) or (principal.user_id is not None and lead.claimed_by == principal.user_id)
     return LeadRead(
         id=lead.id,
         need=ListingRef(id=need.id, title=_title(principal, need), status=need.status,

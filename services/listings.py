@@ -74,7 +74,7 @@ def _review_fields(row) -> dict:
 
 
 def achievement_read(row: Achievement, org_name: str, principal: Principal, insider: bool = False) -> AchievementRead:
-    insider = insider or _is_insider(row, principal)
+    insider = insider or is_insider(row, principal)
     return AchievementRead(
         id=row.id, organisation_id=row.organisation_id, organisation_name=org_name, external_id=row.external_id,
         title=row.title, summary=row.summary, description=row.description, keywords=row.keywords,
@@ -85,7 +85,7 @@ def achievement_read(row: Achievement, org_name: str, principal: Principal, insi
 
 
 def need_read(row: Need, org_name: str, principal: Principal, insider: bool = False) -> NeedRead:
-    insider = insider or _is_insider(row, principal)
+    insider = insider or is_insider(row, principal)
     hidden = row.confidential and not insider
     challenge = ({"reward": row.challenge_reward, "opens": row.challenge_opens, "closes": row.challenge_closes}
                  if row.challenge_reward is not None else None)
@@ -99,7 +99,7 @@ def need_read(row: Need, org_name: str, principal: Principal, insider: bool = Fa
     )
 
 
-def _is_insider(row, principal: Principal) -> bool:
+def is_insider(row, principal: Principal) -> bool:
     """The owner and operators see contact details and a confidential firm's identity (and so does the
     broker who claimed a lead on the listing: see `get`)."""
     return principal.is_operator or principal.organisation_id == row.organisation_id

@@ -20,10 +20,9 @@ from schemas.tables import OutboxEvent
 from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
 from services.search.client import SearchUnavailable
-from services.search.sync import sync_listings
+from services.search.sync import OUTBOX_KINDS, sync_listings
 
 log = logging.getLogger(__name__)
-KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}
 MAX_BACKOFF = timedelta(minutes=5)
 
 
@@ -78,8 +77,8 @@ async def handle(ctx, session, events: list[OutboxEvent]) -> None:
     """Listing events: sync each listing once, then refresh the leads it affects."""
     listings: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
     for event in events:
-        if event.aggregate_type in KINDS:
-            listings[KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
+        if event.aggregate_type in OUTBOX_KINDS:
+            listings[OUTBOX_KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
     # Two workers may hold events of the same listing (an edit, then an archive): one at a time per
     # listing, so the later one re-reads the row after the earlier one committed. Sorted: no deadlock.
     for kind in ListKind:

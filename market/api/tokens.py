@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, status
 
 from market.api.deps import AppSettings, Session
-from market.auth import Authenticated
+from market.auth import Authenticated, client_address
 from schemas.identity import LoginRequest, Me, RefreshRequest, TokenPair
 from schemas.tables import User
 from services import identity, ratelimit
@@ -17,7 +17,7 @@ async def auth_login(body: LoginRequest, request: Request, session: Session, set
     """Exchange email and password for a short-lived access token and a refresh token.
     Attempts are limited per address and per account (429 with Retry-After)."""
     engine = request.app.state.engine
-    await ratelimit.hit(engine, f"login-ip:{request.client.host if request.client else '-'}",
+    await ratelimit.hit(engine, f"login-ip:{client_address(request)}",
                         settings.login_attempts_per_minute * 10)
     await ratelimit.hit(engine, f"login:{body.email.strip().lower()}", settings.login_attempts_per_minute)
     return TokenPair(**await identity.login(session, settings, body.email, body.password))

@@ -16,6 +16,7 @@ from services.search.indexes import SearchIndexes
 log = logging.getLogger(__name__)
 DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
 REBUILD_SUFFIX = "_rebuild"
+OUTBOX_KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}  # aggregate_type -> list
 
 
 async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
@@ -66,10 +67,10 @@ async def rebuild(ctx) -> dict[str, int]:
         counts[kind.value] = len(ids)
     await search.swap_in(REBUILD_SUFFIX)
     async with ctx.sessions() as session:  # writes that the workers sent to the old index meanwhile
-        for kind, noun in (("achievements", "achievement"), ("needs", "need")):
+        for noun, kind in OUTBOX_KINDS.items():
             changed = (await session.scalars(select(OutboxEvent.aggregate_id).distinct().where(
                 OutboxEvent.id > last_event, OutboxEvent.aggregate_type == noun))).all()
-            await sync_listings(session, search, ListKind(kind), [uuid.UUID(i) for i in changed])
+            await sync_listings(session, search, kind, [uuid.UUID(i) for i in changed])
     return counts
 
 
