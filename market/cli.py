@@ -7,11 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from market import logs
 from market.runtime import StartupError, embedded_services
 from market.settings import PROJECT_ROOT, Settings
+from schemas.enums import ListKind
 
 
 @contextlib.contextmanager
@@ -92,7 +95,8 @@ async def _seed(settings: Settings, demo: bool) -> None:
     from services.seed import load_seed
 
     async with _context(settings) as ctx:
-        counts = await load_seed(ctx, demo=demo)
+        with progress_bar("listing") as bar:
+            counts = await load_seed(ctx, demo=demo, progress=bar)
     print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
 
 
@@ -123,25 +127,89 @@ def cmd_createadmin(args) -> None:
         asyncio.run(_createadmin(settings, args.email, args.password))
 
 
-def cmd_import(args) -> None:
-    from services.imports import import_file_cli
+class Bar:
+    """services.progress.Progress drawn as a tqdm bar on the terminal."""
 
+    def __init__(self, unit: str):
+        self.unit = unit
+        self._bar = None
+
+    def start(self, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self._bar = tqdm(total=total, unit=self.unit)
+
+    def advance(self, done: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def progress_bar(unit: str) -> Iterator[Bar]:
+    bar = Bar(unit)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+async def _import(settings: Settings, path: str, reference: str, kind: str) -> None:
+    from services.errors import NotFound
+    from services.imports import find_organisation, import_in_chunks, parse
+
+    file = Path(path)
+    rows = await asyncio.to_thread(parse, await asyncio.to_thread(file.read_bytes),
+                                   "csv" if file.suffix.lower() == ".csv" else "jsonl")
+    async with _context(settings) as ctx:
+        async with ctx.sessions() as session:
+            try:
+                organisation = await find_organisation(session, reference)
+            except NotFound as exc:
+                raise StartupError(exc.detail) from exc
+        with progress_bar("row") as bar:
+            report = await import_in_chunks(ctx, organisation, ListKind(kind), rows, bar)
+    print(report.model_dump_json(indent=1))
+
+
+def cmd_import(args) -> None:
     with running_services() as settings:
-        asyncio.run(import_file_cli(settings, args.file, args.org, args.kind))
+        asyncio.run(_import(settings, args.file, args.org, args.kind))
+
+
+async def _reindex(settings: Settings) -> None:
+    from services.search.sync import rebuild
+
+    async with _context(settings) as ctx:
+        with progress_bar("listing") as bar:
+            counts = await rebuild(ctx, bar)
+    print("reindexed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def cmd_reindex(args) -> None:
-    from services.search.sync import reindex_all
-
     with running_services() as settings:
-        asyncio.run(reindex_all(settings))
+        asyncio.run(_reindex(settings))
+
+
+async def _match_all(settings: Settings) -> None:
+    from services.context import ServiceContext
+    from services.matching.batch import CONCURRENCY, match_all
+
+    async with ServiceContext.open(settings, pool_size=CONCURRENCY + 2) as ctx:
+        started = time.perf_counter()
+        with progress_bar("listing") as bar:
+            count = await match_all(ctx, bar)
+        elapsed = time.perf_counter() - started
+    print(f"matched {count} listings in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.1f} listings/s)")
 
 
 def cmd_match(args) -> None:
-    from services.matching.batch import match_all_cli
-
     with running_services() as settings:
-        asyncio.run(match_all_cli(settings))
+        asyncio.run(_match_all(settings))
 
 
 def _terminate(*_) -> None:

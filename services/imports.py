@@ -5,11 +5,11 @@ validated before anything is written; a bad row is reported (row number, field, 
 skipped whole, and the good rows land.
 """
 
-import asyncio
 import csv
 import functools
 import io
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,10 +24,11 @@ from schemas.imports import ImportReport, RowError
 from schemas.listings import AchievementCreate, NeedCreate
 from schemas.tables import Organisation
 from services import audit, outbox
-from services.errors import DomainError, Forbidden, Invalid
+from services.errors import DomainError, Forbidden, Invalid, NotFound
 from services.lifecycle import status_after_edit
 from services.listings import SPECS, validate_codes
 from services.principal import Principal
+from services.progress import SILENT, Progress
 
 MAX_ROWS = 10_000
 CREATE_MODELS = {ListKind.achievements: AchievementCreate, ListKind.needs: NeedCreate}
@@ -189,38 +190,32 @@ async def import_listings(session: AsyncSession, principal: Principal, kind: Lis
     return await apply(session, principal, kind, validate(kind, rows), lambda _: status)
 
 
-async def import_file_cli(settings, path: str, org: str, kind: str) -> None:
-    """`market import FILE --org ID|CREDIT_CODE --kind achievements`: the same import, with a progress bar."""
-    import uuid
-    from pathlib import Path
+async def find_organisation(session: AsyncSession, reference: str) -> Organisation:
+    """An organisation by id or by unified social credit code (what an operator has at hand)."""
+    try:
+        condition = Organisation.id == uuid.UUID(reference)
+    except ValueError:
+        condition = Organisation.credit_code == reference.strip().upper()
+    organisation = await session.scalar(select(Organisation).where(condition))
+    if organisation is None:
+        raise NotFound(f"no organisation {reference}", code="organisation.not_found", field="org")
+    return organisation
 
-    from tqdm import tqdm
 
-    from services.context import ServiceContext
-
-    file = Path(path)
-    fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
-    list_kind = ListKind(kind)
-    rows = parse(await asyncio.to_thread(file.read_bytes), fmt)
-    async with ServiceContext.open(settings) as ctx:
-        async with ctx.sessions() as session:
-            try:
-                condition = Organisation.id == uuid.UUID(org)
-            except ValueError:
-                condition = Organisation.credit_code == org.upper()
-            organisation = await session.scalar(select(Organisation).where(condition))
-        if organisation is None:
-            raise SystemExit(f"market: no organisation {org}")
-        principal = Principal(kind="system", organisation_id=organisation.id, org_kind=organisation.kind)
-        totals = ImportReport(total=len(rows), created=0, updated=0, unchanged=0, failed=0, errors=[])
-        with tqdm(total=len(rows), unit="row") as bar:
-            for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
-                plan = validate(list_kind, chunk)
-                async with ctx.sessions() as session, session.begin():
-                    report = await apply(session, principal, list_kind, plan, lambda _: ListingStatus.submitted)
-                for name in ("created", "updated", "unchanged", "failed"):
-                    setattr(totals, name, getattr(totals, name) + getattr(report, name))
-                totals.errors += [e.model_copy(update={"row": e.row + start}) for e in report.errors]
-                bar.update(len(chunk))
-    print(totals.model_dump_json(indent=1))
+async def import_in_chunks(ctx, organisation: Organisation, kind: ListKind, rows: list[dict],
+                           progress: Progress = SILENT, chunk_size: int = 500) -> ImportReport:
+    """`market import`: the same upsert as the API, one transaction per chunk, so a large file lands
+    piece by piece; new listings go to review."""
+    principal = Principal(kind="system", organisation_id=organisation.id, org_kind=organisation.kind)
+    totals = ImportReport(total=len(rows), created=0, updated=0, unchanged=0, failed=0, errors=[])
+    progress.start(len(rows))
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start:start + chunk_size]
+        plan = validate(kind, chunk)
+        async with ctx.sessions() as session, session.begin():
+            report = await apply(session, principal, kind, plan, lambda _: ListingStatus.submitted)
+        for name in ("created", "updated", "unchanged", "failed"):
+            setattr(totals, name, getattr(totals, name) + getattr(report, name))
+        totals.errors += [e.model_copy(update={"row": e.row + start}) for e in report.errors]
+        progress.advance(len(chunk))
+    return totals

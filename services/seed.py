@@ -13,13 +13,14 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.tables import Organisation
 from services import imports
 from services.principal import Principal
+from services.progress import SILENT, Progress
 from services.taxonomy import SEED
 
 DEMO = SEED / "demo"
 FILES = {ListKind.achievements: "achievements.jsonl", ListKind.needs: "needs.jsonl"}
 
 
-async def load_seed(ctx, demo: bool) -> dict[str, int]:
+async def load_seed(ctx, demo: bool, progress: Progress = SILENT) -> dict[str, int]:
     counts: dict[str, int] = {}
     if not demo:
         return counts
@@ -35,9 +36,11 @@ async def load_seed(ctx, demo: bool) -> dict[str, int]:
                 await session.flush()
             by_key[entry["key"]] = org
     counts["organisations"] = len(by_key)
+    files = {kind: imports.parse((DEMO / name).read_bytes(), "jsonl") for kind, name in FILES.items()}
+    progress.start(sum(len(rows) for rows in files.values()))
     for kind, name in FILES.items():
         rows_by_org: dict[str, list[dict]] = defaultdict(list)
-        for row in imports.parse((DEMO / name).read_bytes(), "jsonl"):
+        for row in files[kind]:
             rows_by_org[row.get("org")].append(row)
         loaded = 0
         for key, rows in rows_by_org.items():
@@ -50,5 +53,6 @@ async def load_seed(ctx, demo: bool) -> dict[str, int]:
                 await imports.apply(session, principal, kind, plan,
                                     lambda raw: ListingStatus(raw.get("status", "published")))
             loaded += len(rows)
+            progress.advance(len(rows))
         counts[kind.value] = loaded
     return counts

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
+from services.progress import SILENT, Progress
 from services.search.client import SearchError
 from services.search.documents import achievement_document, need_document
 from services.search.indexes import SearchIndexes
@@ -43,7 +44,7 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
         await search.client.wait_task(task, timeout=120)
 
 
-async def rebuild(ctx) -> dict[str, int]:
+async def rebuild(ctx, progress: Progress = SILENT) -> dict[str, int]:
     """Build fresh indexes beside the live ones, swap them in, then catch up with what changed meanwhile."""
     async with ctx.sessions() as session:  # events after this one may have reached only the old index
         last_event = await session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0)))
@@ -56,27 +57,22 @@ async def rebuild(ctx) -> dict[str, int]:
             if exc.code != "index_not_found":
                 raise
     await search.ensure(REBUILD_SUFFIX)
-    counts = {}
-    for kind, table in LISTING_TABLES.items():
+    published: dict[ListKind, list[uuid.UUID]] = {}
+    async with ctx.sessions() as session:
+        for kind, table in LISTING_TABLES.items():
+            published[kind] = list((await session.scalars(
+                select(table.id).where(table.status == ListingStatus.published).order_by(table.id))).all())
+    progress.start(sum(len(ids) for ids in published.values()))
+    for kind, ids in published.items():
         async with ctx.sessions() as session:
-            ids = list((await session.scalars(
-                select(table.id).where(table.status == ListingStatus.published).order_by(table.id)
-            )).all())
             for start in range(0, len(ids), 1000):
-                await sync_listings(session, search, kind, ids[start:start + 1000], REBUILD_SUFFIX)
-        counts[kind.value] = len(ids)
+                chunk = ids[start:start + 1000]
+                await sync_listings(session, search, kind, chunk, REBUILD_SUFFIX)
+                progress.advance(len(chunk))
     await search.swap_in(REBUILD_SUFFIX)
     async with ctx.sessions() as session:  # writes that the workers sent to the old index meanwhile
         for noun, kind in OUTBOX_KINDS.items():
             changed = (await session.scalars(select(OutboxEvent.aggregate_id).distinct().where(
                 OutboxEvent.id > last_event, OutboxEvent.aggregate_type == noun))).all()
             await sync_listings(session, search, kind, [uuid.UUID(i) for i in changed])
-    return counts
-
-
-async def reindex_all(settings) -> None:
-    from services.context import ServiceContext
-
-    async with ServiceContext.open(settings) as ctx:
-        counts = await rebuild(ctx)
-    print("reindexed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return {kind.value: len(ids) for kind, ids in published.items()}

@@ -53,6 +53,14 @@ def test_services_and_schemas_never_import_the_web_layer():
             assert not pattern.search(file.read_text(encoding="utf-8")), file
 
 
+def test_services_and_schemas_leave_the_terminal_to_the_cli():
+    """Progress bars, printing and exit codes belong to market/cli.py; services report through a Progress."""
+    pattern = re.compile(r"^\s*(print\(|from tqdm|import tqdm)|\bSystemExit\b", re.M)
+    for folder in ("services", "schemas"):
+        for file in (ROOT / folder).rglob("*.py"):
+            assert not pattern.search(file.read_text(encoding="utf-8")), file
+
+
 async def test_taxonomy_is_served_from_seed_data(client):
     fields = (await client.get("/v1/taxonomy/fields")).json()
     codes = {f["code"] for f in fields}
