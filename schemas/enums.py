@@ -19,6 +19,13 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class CallerKind(StrEnum):
+    """Who signed the request: a person, or an organisation's system through its API key."""
+
+    user = "user"
+    api_key = "api_key"
+
+
 class KeyScope(StrEnum):
     read = "read"
     write = "write"
@@ -74,7 +81,7 @@ class LeadSource(StrEnum):
 
 LABELS: dict[str, str] = {
     "university": "高校", "institute": "科研院所", "enterprise": "企业", "agency": "技术转移机构",
-    "operator": "平台运营方",
+    "operator": "平台运营方", "user": "用户", "api_key": "API 密钥",
     "draft": "草稿", "submitted": "待审核", "published": "已发布", "rejected": "已驳回", "closed": "已完成",
     "archived": "已归档",
     "invention_patent": "发明专利", "utility_model": "实用新型", "software_copyright": "软件著作权",

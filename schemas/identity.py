@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from schemas.common import Patch
-from schemas.enums import KeyScope, OrgKind, Role
+from schemas.enums import CallerKind, KeyScope, OrgKind, Role
 from schemas.validators import validate_credit_code
 
 _FORBID = ConfigDict(extra="forbid")  # a field the client may not set is a 422, never silently applied
@@ -127,7 +127,7 @@ class TokenPair(BaseModel):
 
 
 class Me(BaseModel):
-    kind: str = Field(examples=["user"], description="user | api_key")
+    kind: CallerKind = Field(examples=["user"])
     user: UserRead | None
     api_key_id: uuid.UUID | None
     organisation: OrganisationRead

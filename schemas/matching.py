@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.enums import LeadSource, LeadStatus
+from schemas.enums import LeadSource, LeadStatus, ListingStatus
 
 REASONS_EXAMPLE = {
     "engine_version": "match-2026.11.1", "score": 0.81,
@@ -50,7 +50,7 @@ class ListingRef(BaseModel):
     id: uuid.UUID
     title: str
     organisation_name: str = Field(description="某企业 for a confidential need, except for insiders")
-    status: str
+    status: ListingStatus
 
 
 class LeadRead(BaseModel):
