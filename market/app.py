@@ -58,6 +58,8 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings) -> FastAPI:
     if not settings.database_url or not settings.meili_url:
         raise RuntimeError("create_app needs DATABASE_URL and MEILI_URL (the CLI fills them when embedded)")
+    if not settings.secret_key:
+        raise RuntimeError("create_app needs SECRET_KEY (the CLI generates one into DATA_DIR)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

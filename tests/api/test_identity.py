@@ -46,6 +46,16 @@ async def test_tampered_and_expired_tokens_are_401(client, market, settings):
     assert response.status_code == 401
 
 
+async def test_token_forged_with_the_public_placeholder_is_401(client, market):
+    from market.settings import DEV_SECRET
+
+    operator = await market.operator()
+    forged = jwt.encode({"sub": operator.user_id, "typ": "access", "exp": datetime.now(UTC) + timedelta(minutes=5)},
+                        DEV_SECRET, algorithm="HS256")
+    response = await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401 and response.json()["code"] == "auth.token_invalid"
+
+
 async def test_api_key_shown_once_works_until_revoked(client, market):
     org = await market.organisation("university")
     key = await market.api_key(org)
