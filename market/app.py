@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 
 from market import errors
 from market.api import ROUTERS
-from market.middleware import BodySizeLimit, RequestContext
+from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.settings import Settings
 from services.context import ServiceContext
 from services.search.client import SearchUnavailable
@@ -86,4 +86,5 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(UnexpectedErrors)
     return app
