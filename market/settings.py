@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     page_size_max: int = 100
     rate_limit_per_minute: int = 1200
-    login_attempts_per_minute: int = 10  # per account; ten times that per address
+    login_attempts_per_minute: int = 10  # ten times this per client address; per account: login_guard
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").
     match_top_k: int = 20
