@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or "*"); none by default,
+    # else any caller could claim any address and slip past the per-address limits.
+    forwarded_allow_ips: str = ""
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 

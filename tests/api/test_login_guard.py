@@ -39,3 +39,16 @@ async def test_attacker_is_delayed_and_the_owner_is_not(app, market, ctx):
         for _ in range(4):
             assert (await owner.post("/v1/auth/token", json=wrong)).status_code == 401
         assert (await owner.post("/v1/auth/token", json=account)).status_code == 200
+
+
+async def test_forwarded_for_is_ignored_by_default(client, ctx):
+    """A caller cannot pick the address their failures are counted against (no proxy is trusted)."""
+    from sqlalchemy import text
+
+    for spoofed in ("198.51.100.1", "198.51.100.2"):
+        response = await client.post("/v1/auth/token", headers={"X-Forwarded-For": spoofed},
+                                     json={"email": "nobody@example.cn", "password": "guess"})
+        assert response.status_code == 401
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT address, failures FROM login_failure"))).all()
+    assert [tuple(row) for row in rows] == [("127.0.0.1", 2)]
