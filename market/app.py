@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from market import errors
 from market.api import ROUTERS
+from market.input_guard import RejectControlCharacters
 from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.settings import Settings
 from services.context import ServiceContext
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     app.add_middleware(UnexpectedErrors)
