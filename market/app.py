@@ -8,7 +8,8 @@ from fastapi.routing import APIRoute
 
 from market import errors
 from market.api import ROUTERS
-from market.middleware import BodySizeLimit, RequestContext
+from market.input_guard import RejectControlCharacters
+from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.settings import Settings
 from services.context import ServiceContext
 from services.search.client import SearchUnavailable
@@ -58,6 +59,8 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings) -> FastAPI:
     if not settings.database_url or not settings.meili_url:
         raise RuntimeError("create_app needs DATABASE_URL and MEILI_URL (the CLI fills them when embedded)")
+    if not settings.secret_key:
+        raise RuntimeError("create_app needs SECRET_KEY (the CLI generates one into DATA_DIR)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -82,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(UnexpectedErrors)
     return app

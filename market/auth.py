@@ -28,7 +28,8 @@ PUBLIC_OPERATIONS = {
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (behind a proxy: as forwarded by a trusted one, see FORWARDED_ALLOW_IPS)."""
+    """The caller's address. X-Forwarded-For counts only from the proxies in FORWARDED_ALLOW_IPS (none by
+    default): the server rewrites `request.client` from it then, and never otherwise."""
     return request.client.host if request.client else "unknown"
 
 

@@ -6,6 +6,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.common import FieldError, Problem
@@ -83,12 +84,40 @@ async def _search_error(request: Request, exc: SearchError) -> JSONResponse:
     return problem(request, 503, "search.unavailable", "Search cannot answer this request right now")
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+class DatabaseFailure(Exception):
+    """What the log keeps of a failed statement: PostgreSQL's own text names row values
+    (`DETAIL: Failing row contains (…)`: password hashes, contact details), so only its kind is kept."""
+
+
+def _loggable(exc: BaseException) -> BaseException:
+    """The exception as it may be logged: a database error (anywhere in the chain) reduced to its
+    SQLSTATE, constraint and statement, with the original traceback."""
+    seen, current = set(), exc
+    while current is not None and not isinstance(current, DBAPIError) and id(current) not in seen:
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    if not isinstance(current, DBAPIError):
+        return exc
+    driver = getattr(current.orig, "__cause__", None) or current.orig  # asyncpg's error under SQLAlchemy's
+    sqlstate = getattr(driver, "sqlstate", None)
+    constraint = getattr(driver, "constraint_name", None)
+    statement = " ".join(str(current.statement or "").split())[:500]
+    summary = DatabaseFailure(f"{type(driver).__name__} (SQLSTATE {sqlstate}, constraint {constraint}) "
+                              f"in: {statement}")
+    return summary.with_traceback(exc.__traceback__)
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The 500 answer to a bug, logged with the request id (also used by `UnexpectedErrors`)."""
     request_id = getattr(request.state, "request_id", None)
-    log.exception("unhandled error", extra={"request_id": request_id})
+    logged = _loggable(exc)
+    log.error("unhandled error", exc_info=(type(logged), logged, logged.__traceback__),
+              extra={"request_id": request_id})
     response = problem(request, 500, "internal_error", "An unexpected error occurred; quote the request id")
-    # This handler runs outside the request-id middleware (Starlette's outermost layer): add it here.
+    # This handler runs outside the request-id middleware (see market.middleware.UnexpectedErrors): add it here.
     response.headers["x-request-id"] = request_id or ""
+    # The connection may be in an unknown state after a bug: tell the client not to reuse it.
+    response.headers["connection"] = "close"
     return response
 
 
@@ -98,4 +127,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(SearchUnavailable, _search_down)
     app.add_exception_handler(SearchError, _search_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,11 +1,13 @@
-"""ASGI middleware: request id, access log, and the request body size limit."""
+"""ASGI middleware: request id, access log, the request body size limit, and the answer to a bug."""
 
 import logging
 import secrets
 import time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from market.errors import unexpected
 from market.logs import request_id_var
 
 log = logging.getLogger("market.access")
@@ -91,3 +93,29 @@ class BodySizeLimit:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class UnexpectedErrors:
+    """Answers a bug with the 500 problem and keeps the exception from the server. Starlette's outermost
+    layer would re-raise it, and the server would log it raw (a database error's text holds row values)
+    and drop the kept-alive connection unannounced; our answer says `Connection: close` instead."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            response = await unexpected(Request(scope), exc)
+            if not started:  # else half a response is out: the server closes the connection
+                await response(scope, receive, send)

@@ -8,7 +8,22 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEV_SECRET = "development-only-secret-change-me-0123456789"
+DEV_SECRET = "development-only-secret-change-me-0123456789"  # public: accepted by ENVIRONMENT=test only
+# Placeholders people paste into production configs; a real secret never contains them.
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "example", "password")
+MIN_SECRET_BYTES = 32
+
+
+def weak_secret(secret: str | None) -> str | None:
+    """Why a secret is unfit for production, or None when it is fit."""
+    if not secret:
+        return "SECRET_KEY must be set in production (every replica signs with the same one)"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
+    if any(word in secret.lower() for word in PLACEHOLDER_WORDS) or len(set(secret)) < 8:
+        return ("SECRET_KEY looks like a placeholder; use a random one "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    return None
 
 
 class Settings(BaseSettings):
@@ -26,16 +41,20 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or "*"); none by default,
+    # else any caller could claim any address and slip past the per-address limits.
+    forwarded_allow_ips: str = ""
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 
-    secret_key: str = DEV_SECRET
+    # Unset: the CLI generates a random one on first start and keeps it in DATA_DIR/secret_key.
+    secret_key: str | None = None
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     max_body_bytes: int = 32 * 1024 * 1024
     page_size_max: int = 100
     rate_limit_per_minute: int = 1200
-    login_attempts_per_minute: int = 10  # per account; ten times that per address
+    login_attempts_per_minute: int = 10  # ten times this per client address; per account: login_guard
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").
     match_top_k: int = 20
@@ -51,9 +70,15 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> "Settings":
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("SECRET_KEY must be set to a real secret in production")
+    def _refuse_known_secrets(self) -> "Settings":
+        if self.environment == "test":
+            self.secret_key = self.secret_key or DEV_SECRET
+            return self
+        if self.secret_key == DEV_SECRET:
+            raise ValueError("SECRET_KEY is the public development placeholder: unset it (a random one is "
+                             "generated into DATA_DIR) or set a real one")
+        if self.environment == "production" and (reason := weak_secret(self.secret_key)):
+            raise ValueError(reason)
         return self
 
     @property

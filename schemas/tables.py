@@ -111,6 +111,17 @@ class RateWindow(SQLModel, table=True):
     count: int = 0
 
 
+class LoginFailure(SQLModel, table=True):
+    """Failed logins of one account from one client address (services/login_guard.py)."""
+
+    __tablename__ = "login_failure"
+    account: str = Field(primary_key=True)  # the email as typed, lower-cased: unknown accounts count too
+    address: str = Field(primary_key=True)
+    failures: int = 0
+    last_failed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    blocked_until: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 # --- outbox ---------------------------------------------------------------------------------------
 
 class OutboxEvent(SQLModel, table=True):

@@ -55,3 +55,31 @@ def validate_ip_number(ip_type: str, number: str) -> str:
     if ip_type == "ic_layout" and not _IC_LAYOUT.match(value):
         raise ValueError("expected an IC layout-design registration number like BS.215709748")
     return value
+
+
+# Control characters (but tab, newline and carriage return) and lone surrogates: PostgreSQL refuses NUL,
+# text with a lone surrogate cannot be encoded at all, and the rest corrupt what people see and export.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+FORBIDDEN_CHARACTERS_MESSAGE = "control characters (such as NUL) are not allowed; tab and newline are"
+
+
+def has_forbidden_characters(value: str) -> bool:
+    return _FORBIDDEN_CHARACTERS.search(value) is not None
+
+
+def find_forbidden_characters(value, path: tuple = ()) -> tuple | None:
+    """The path (keys and list indexes) of the first string in a JSON value holding a forbidden
+    character, keys included; None when there is none."""
+    if isinstance(value, str):
+        return path if has_forbidden_characters(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_forbidden_characters(str(key)):
+                return (*path, key)
+            if (found := find_forbidden_characters(item, (*path, key))) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := find_forbidden_characters(item, (*path, index))) is not None:
+                return found
+    return None

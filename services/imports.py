@@ -23,6 +23,7 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.imports import ImportReport, RowError
 from schemas.listings import AchievementCreate, NeedCreate
 from schemas.tables import Organisation
+from schemas.validators import FORBIDDEN_CHARACTERS_MESSAGE, find_forbidden_characters
 from services import audit, outbox
 from services.errors import DomainError, Forbidden, Invalid, NotFound
 from services.lifecycle import status_after_edit
@@ -45,7 +46,7 @@ def parse(content: bytes, fmt: str) -> list[dict[str, Any]]:
         raise Invalid("the file is not UTF-8 text", code="import.bad_encoding", field="file") from exc
     if fmt == "jsonl":
         rows = []
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): U+2028, U+0085 … are text inside a JSON string
             if not line.strip():
                 continue
             try:
@@ -102,6 +103,9 @@ def validate(kind: ListKind, rows: list[dict], ignore: set[str] = frozenset()) -
         fail = functools.partial(_fail, plan.report, number, external_id)
         if "__error__" in raw:
             fail(None, raw["__error__"])
+            continue
+        if (bad := find_forbidden_characters(raw)) is not None:
+            fail(".".join(str(part) for part in bad) or None, FORBIDDEN_CHARACTERS_MESSAGE)
             continue
         if not external_id:
             fail("external_id", "every imported row needs its external_id (the upsert key)")

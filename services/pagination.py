@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from schemas.validators import has_forbidden_characters
 from services.errors import Invalid
 
 
@@ -29,6 +30,8 @@ def decode_cursor(cursor: str | None, types: tuple[Callable[[Any], Any], ...]) -
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(values, list) or len(values) != len(types):
             raise ValueError("wrong shape")
+        if any(isinstance(value, str) and has_forbidden_characters(value) for value in values):
+            raise ValueError("control characters")
         return [None if value is None else kind(value) for kind, value in zip(types, values, strict=True)]
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise Invalid("cursor is not one this API issued", code="pagination.invalid_cursor",

@@ -42,6 +42,7 @@ def settings(tmp_path_factory) -> Settings:
     settings = Settings(
         _env_file=None, environment="test", database_url=database_url, meili_url=meili_url,
         meili_master_key=master_key, meili_index_prefix="t" + secrets.token_hex(4), rate_limit_per_minute=100_000,
+        secret_key=secrets.token_urlsafe(32),  # a real secret: tokens forged with the placeholder must fail
     )
     migrate(settings)
     yield settings

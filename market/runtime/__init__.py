@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from market.runtime.meili import EmbeddedMeili
 from market.runtime.postgres import EmbeddedPostgres
+from market.runtime.secret import load_or_create_secret
 
 
 class StartupError(Exception):
@@ -16,6 +17,8 @@ class StartupError(Exception):
 def embedded_services(settings) -> Iterator[dict[str, str]]:
     """Start what is missing and yield the environment that points the app (and its workers) at it."""
     env: dict[str, str] = {}
+    if not settings.secret_key:
+        env["SECRET_KEY"] = load_or_create_secret(settings.data_dir)
     with contextlib.ExitStack() as stack:
         if not settings.database_url:
             pg = stack.enter_context(EmbeddedPostgres(settings.data_dir / "postgres"))

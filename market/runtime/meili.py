@@ -2,6 +2,7 @@
 
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -80,7 +81,6 @@ class EmbeddedMeili:
                 "--dump-dir", str(self.data_dir / "dumps"),
                 "--snapshot-dir", str(self.data_dir / "snapshots"),
                 "--http-addr", f"127.0.0.1:{self.port}",
-                "--master-key", self.master_key,
                 "--env", "development",
                 "--no-analytics",
                 "--log-level", "WARN",
@@ -88,6 +88,8 @@ class EmbeddedMeili:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # The key goes through the environment: a command line is readable by anyone in /proc.
+            env={**os.environ, "MEILI_MASTER_KEY": self.master_key},
             preexec_fn=_die_with_parent,
         )
         log_file.close()

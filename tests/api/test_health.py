@@ -48,3 +48,25 @@ async def test_unexpected_error_is_500_problem_without_internals(app, monkeypatc
     logged = [r for r in caplog.records if r.name == "market.errors"]
     assert logged and logged[0].exc_info and "secret internal detail" in caplog.text
     assert logged[0].request_id == body["request_id"]
+
+
+async def test_failed_write_is_logged_without_its_values(client, monkeypatch, caplog):
+    """A statement PostgreSQL refuses names the row's values in its error (DETAIL: Failing row
+    contains …); neither they nor the statement's parameters reach the log."""
+    from sqlalchemy import text
+
+    from services import identity
+
+    secret = "argon2-hash-of-someones-password-7f3a9c"
+
+    async def failing_write(session, org_id):
+        await session.execute(text("INSERT INTO organisation (id, kind, name) VALUES (gen_random_uuid(), NULL, :n)"),
+                              {"n": secret})
+
+    monkeypatch.setattr(identity, "get_organisation", failing_write)
+    response = await client.get("/v1/organisations/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert response.headers["connection"] == "close"  # the client does not reuse a connection after a bug
+    logged = [r for r in caplog.records if r.name == "market.errors"]
+    assert logged and "NotNullViolation" in caplog.text
+    assert secret not in caplog.text and secret not in response.text

@@ -58,3 +58,21 @@ async def test_import_rows_without_external_id_are_refused(client, market):
     body.pop("external_id", None)
     report = (await _import(client, uni, _jsonl(body))).json()
     assert report["failed"] == 1 and report["errors"][0]["field"] == "external_id"
+
+
+async def test_row_with_a_control_character_is_reported_and_the_others_land(client, market):
+    uni = await market.organisation("university")
+    rows = [achievement_body(external_id="N-1"), achievement_body(external_id="N-2", title="空\x00字符"),
+            achievement_body(external_id="N-3", summary="含\u2028行分隔符的简介")]
+    report = (await _import(client, uni, _jsonl(*rows))).json()
+    assert (report["total"], report["created"], report["failed"]) == (3, 2, 1)
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(2, "title")]
+    listed = (await client.get("/v1/achievements", headers=uni.headers)).json()["items"]
+    assert {i["external_id"]: i["summary"] for i in listed}["N-3"] == "含\u2028行分隔符的简介"
+
+
+async def test_raw_line_separator_in_a_row_does_not_split_it(client, market):
+    uni = await market.organisation("university")
+    line = json.dumps(achievement_body(external_id="LS-1", summary="甲\u2028乙\u2029丙"), ensure_ascii=False)
+    report = (await _import(client, uni, line.encode())).json()
+    assert (report["total"], report["created"], report["failed"]) == (1, 1, 0), report
