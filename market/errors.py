@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.common import FieldError, Problem
+from services.db import DATABASE_ERRORS, is_connection_error
 from services.errors import DomainError, RateLimited
 from services.search.client import SearchError, SearchUnavailable
 
@@ -83,6 +84,16 @@ async def _search_error(request: Request, exc: SearchError) -> JSONResponse:
     return problem(request, 503, "search.unavailable", "Search cannot answer this request right now")
 
 
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL unreachable (restarting, down, pool exhausted): a 503 the client may retry, not a bug."""
+    if not is_connection_error(exc):
+        return await _unexpected(request, exc)
+    log.warning("database unavailable: %s", exc)
+    response = problem(request, 503, "database.unavailable", "The database is temporarily unavailable; retry shortly")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     log.exception("unhandled error", extra={"request_id": request_id})
@@ -98,4 +109,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(SearchUnavailable, _search_down)
     app.add_exception_handler(SearchError, _search_error)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, _database)
     app.add_exception_handler(Exception, _unexpected)
