@@ -39,6 +39,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search over published listings, both scripts."},
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
+    {"name": "ops", "description": "How far the workers lag behind the writes (operators)."},
 ]
 
 
