@@ -9,8 +9,10 @@ from fastapi.routing import APIRoute
 from market import errors
 from market.api import ROUTERS
 from market.middleware import BodySizeLimit, RequestContext
+from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
 from services.context import ServiceContext
+from services.ratelimit import RateLimiter
 from services.search.client import SearchUnavailable
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with ServiceContext.open(settings) as ctx:
+        async with ServiceContext.open(settings) as ctx, RateLimiter(ctx.engine).running() as limiter:
+            app.state.ratelimiter = limiter
             app.state.ctx = ctx
             app.state.engine = ctx.engine
             app.state.sessions = ctx.sessions
@@ -84,5 +87,6 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestContext)
     return app
