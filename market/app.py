@@ -10,8 +10,10 @@ from market import errors
 from market.api import ROUTERS
 from market.input_guard import RejectControlCharacters
 from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
+from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
 from services.context import ServiceContext
+from services.ratelimit import RateLimiter
 from services.search.client import SearchUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search over published listings, both scripts."},
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
+    {"name": "ops", "description": "How far the workers lag behind the writes (operators)."},
 ]
 
 
@@ -64,7 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with ServiceContext.open(settings) as ctx:
+        async with ServiceContext.open(settings) as ctx, RateLimiter(ctx.engine).running() as limiter:
+            app.state.ratelimiter = limiter
             app.state.ctx = ctx
             app.state.engine = ctx.engine
             app.state.sessions = ctx.sessions
@@ -87,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestContext)
     app.add_middleware(UnexpectedErrors)
     return app

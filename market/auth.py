@@ -11,8 +11,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from market.api.deps import Session
-from services import identity, ratelimit
-from services.errors import Forbidden, Unauthenticated
+from services import identity
+from services.errors import Forbidden, RateLimited, Unauthenticated
 from services.principal import ANONYMOUS, Principal
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from `POST /v1/auth/token`")
@@ -24,6 +24,7 @@ PUBLIC_OPERATIONS = {
     "taxonomy_regions", "achievements_list", "achievements_get", "needs_list", "needs_get",
     "search_achievements", "search_needs", "publications_list", "publications_get", "publications_download",
     "organisations_list", "organisations_get", "needs_matches", "achievements_matches",
+    "achievements_sync_status", "needs_sync_status",
 }
 
 
@@ -49,7 +50,11 @@ async def current_principal(
     else:
         principal = ANONYMOUS
         bucket = f"ip:{client_address(request)}"
-    await ratelimit.hit(request.app.state.engine, bucket, settings.rate_limit_per_minute)
+    try:  # in memory: a request costs no database write (services/ratelimit.py says how replicas share it)
+        request.state.ratelimit = request.app.state.ratelimiter.hit(bucket, settings.rate_limit_per_minute)
+    except RateLimited as exc:
+        request.state.ratelimit = exc.extra["quota"]
+        raise
     return principal.with_request(request.state.request_id)
 
 

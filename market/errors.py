@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.common import FieldError, Problem
+from services.db import DATABASE_ERRORS, is_connection_error
 from services.errors import DomainError, RateLimited
 from services.search.client import SearchError, SearchUnavailable
 
@@ -107,8 +108,19 @@ def _loggable(exc: BaseException) -> BaseException:
     return summary.with_traceback(exc.__traceback__)
 
 
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL unreachable (restarting, down, pool exhausted): a 503 the client may retry, not a bug."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    response = problem(request, 503, "database.unavailable", "The database is temporarily unavailable; retry shortly")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """The 500 answer to a bug, logged with the request id (also used by `UnexpectedErrors`)."""
+    """The answer to anything no other handler took (also used by `UnexpectedErrors`): 503 when the
+    database is unreachable, else the 500 of a bug, logged with the request id."""
+    if is_connection_error(exc):
+        return _database_unavailable(request, exc)
     request_id = getattr(request.state, "request_id", None)
     logged = _loggable(exc)
     log.error("unhandled error", exc_info=(type(logged), logged, logged.__traceback__),
@@ -127,4 +139,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(SearchUnavailable, _search_down)
     app.add_exception_handler(SearchError, _search_error)
+    for error in DATABASE_ERRORS:  # inside the request-id middleware, unlike the catch-all below
+        app.add_exception_handler(error, unexpected)
     app.add_exception_handler(Exception, unexpected)

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
 
     worker_batch_size: int = 100
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
+    worker_lease_seconds: int = 120  # a claimed event comes back to the queue this long after its worker died
+    worker_tick_seconds: float = 30.0  # clock-driven jobs (deadlines, obligations) run at most this often
+    outbox_lag_degraded_seconds: int = 300  # /ready says `degraded` when an event has waited longer
+
+    db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
+    db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
 
     @model_validator(mode="after")
     def _refuse_known_secrets(self) -> "Settings":

@@ -137,6 +137,7 @@ class OutboxEvent(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))  # a lease
 
     __table_args__ = (
         Index("ix_outbox_pending", "available_at", postgresql_where=text("processed_at IS NULL")),

@@ -20,8 +20,8 @@ class ServiceContext:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings, pool_size: int = 10):
-        engine = make_engine(settings.database_url, pool_size=pool_size)
+    async def open(cls, settings, pool_size: int | None = None):
+        engine = make_engine(settings.database_url, pool_size or settings.db_pool_size, settings.db_max_overflow)
         meili = MeiliClient(settings.meili_url, settings.meili_master_key)
         try:
             search = SearchIndexes(meili, settings.meili_index_prefix, settings.secret_key)

@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 
-from sqlalchemy.exc import IntegrityError
+import asyncpg
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.errors import Conflict
@@ -21,11 +23,34 @@ def plain_url(url: str) -> str:
     return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
+    # pool_timeout: a request that cannot get a connection soon answers 503 instead of queueing for 30 s.
     # hide_parameters: a failed statement's error text never carries its values (password and key
     # hashes, contact details), so neither does any log line or traceback made from it.
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
-                               hide_parameters=True)
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+                               pool_timeout=10, hide_parameters=True)
+
+
+# What a connection failure surfaces as, for an exception handler to inspect with is_connection_error.
+DATABASE_ERRORS = (OSError, DBAPIError, PoolTimeout, asyncpg.exceptions.InterfaceError, asyncpg.PostgresError)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """PostgreSQL cannot be reached (down, restarting, or the pool exhausted): an outage to wait out or
+    answer 503 for, not a bug. Walks the exception's causes, as SQLAlchemy and asyncpg wrap each other."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, (OSError, ConnectionError, PoolTimeout, InterfaceError)):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, OperationalError | asyncpg.exceptions.PostgresConnectionError
+                      | asyncpg.exceptions.InterfaceError | asyncpg.exceptions.CannotConnectNowError
+                      | asyncpg.exceptions.AdminShutdownError | asyncpg.exceptions.CrashShutdownError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,127 +1,250 @@
-"""`market worker`: drains the outbox into Meilisearch and the matching engine.
+"""`market worker`: drains the outbox (search index, leads, and whatever other modules hook in) and runs
+the clock-driven jobs.
 
-Several workers, on several machines, can run at once: each claims a batch with
-`FOR UPDATE SKIP LOCKED`, so no event is handled twice at the same time, and handlers are idempotent
-(they re-read the listing by id), so a retry after a crash does no harm. A failed batch is retried
-with exponential backoff; nothing is dropped.
+Hooking in (one line each, at the bottom of this module):
+- `HANDLERS[aggregate_type] = handle_x`, where `async def handle_x(ctx, events: list[OutboxEvent]) -> None`
+  opens its own sessions and short transactions, re-reads by id and is idempotent (an event may be handled
+  again after a crash). It raises to have the events retried with backoff. Events of an aggregate type
+  no handler knows are marked processed.
+- `TICKS.append(tick_x)`, where `async def tick_x(ctx, now: datetime) -> None` is a clock-driven job run
+  at most every WORKER_TICK_SECONDS, with `now` from the worker's (injectable) clock.
+
+How a batch goes, so that several workers scale out instead of waiting on each other:
+1. claim: one short transaction marks up to WORKER_BATCH_SIZE due events with a lease (`claimed_until`)
+   and commits. Claims are taken one worker at a time (a transaction-scoped advisory lock) and skip the
+   aggregates another worker holds a live lease on, so one listing is handled by one worker at a time,
+   in event order. A worker that dies leaves a lease that runs out; its events are then claimed again.
+2. handle: outside any transaction; a handler that needs Meilisearch reads its rows, gives the
+   connection back, then calls Meilisearch (no pooled connection waits on it).
+3. mark: one short transaction marks the handled events processed, and the failed ones for a retry
+   after a backoff (short for Meilisearch being down, so the index catches up within seconds of its return).
 """
 
 import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
-from services.db import plain_url
-from services.matching.refresh import refresh_for_listings
+from services.db import is_connection_error, plain_url
+from services.matching.refresh import refresh_listing
 from services.search.client import SearchUnavailable
-from services.search.sync import OUTBOX_KINDS, sync_listings
+from services.search.sync import OUTBOX_KINDS, index_listings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
+SEARCH_DOWN_BACKOFF = timedelta(seconds=5)  # cap while Meilisearch is unreachable: catch up soon after it returns
+CLAIM_LOCK = 0x6F7574626F78  # advisory lock key ("outbox"): claims are taken one worker at a time
+
+Handler = Callable[..., Awaitable[None]]
+Tick = Callable[..., Awaitable[None]]
+Clock = Callable[[], datetime]
 
 
-def backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+def backoff(attempts: int, exc: BaseException | None = None) -> timedelta:
+    cap = SEARCH_DOWN_BACKOFF if isinstance(exc, SearchUnavailable) else MAX_BACKOFF
+    return min(timedelta(seconds=2 ** min(attempts, 10)), cap)
 
 
-async def drain_batch(ctx, include_delayed: bool = False) -> int:
-    """Handle one batch of pending events; returns how many were claimed. Times are the database's
-    clock (`now()`), never a worker machine's, so workers with skewed clocks agree."""
-    now = func.now()
+async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
+    """A listing changed: sync its index copy, refresh its leads and ask for its counterparts' refresh.
+    A refresh request (`*.refresh_requested`): refresh that listing's leads only."""
+    changed: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
+    refresh: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
+    for event in events:
+        target = refresh if event.topic.endswith(".refresh_requested") else changed
+        target[OUTBOX_KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
+    for kind, ids in changed.items():
+        await index_listings(ctx, kind, ids)
+    for kind in ListKind:
+        for listing_id in sorted(changed[kind]):
+            await refresh_listing(ctx, kind, listing_id, fan_out=True)
+        for listing_id in sorted(refresh[kind] - changed[kind]):
+            await refresh_listing(ctx, kind, listing_id)
+
+
+HANDLERS: dict[str, Handler] = {noun: handle_listings for noun in OUTBOX_KINDS}
+TICKS: list[Tick] = []
+
+
+def _at(clock: Clock | None):
+    """The worker's notion of now in SQL: the injected clock, or the database's (so that workers on
+    machines with skewed clocks agree)."""
+    return func.now() if clock is None else clock()
+
+
+async def claim(ctx, clock: Clock | None = None, include_delayed: bool = False,
+                skip: set[int] | frozenset = frozenset()) -> list[OutboxEvent]:
+    """Lease a batch of due events (see the module docstring) in one short transaction."""
+    now = _at(clock)
+    lease = timedelta(seconds=ctx.settings.worker_lease_seconds)
+    held = aliased(OutboxEvent)
     async with ctx.sessions() as session, session.begin():
-        stmt = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
-                .order_by(OutboxEvent.id).limit(ctx.settings.worker_batch_size)
-                .with_for_update(skip_locked=True))
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+        leased = select(held.id).where(
+            held.aggregate_type == OutboxEvent.aggregate_type, held.aggregate_id == OutboxEvent.aggregate_id,
+            held.processed_at.is_(None), held.claimed_until > now)
+        stmt = (select(OutboxEvent.id).where(
+            OutboxEvent.processed_at.is_(None),
+            or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now),
+            ~leased.exists())
+            .order_by(OutboxEvent.id).limit(ctx.settings.worker_batch_size).with_for_update(skip_locked=True))
         if not include_delayed:
             stmt = stmt.where(OutboxEvent.available_at <= now)
-        events = list((await session.scalars(stmt)).all())
-        if not events:
-            return 0
-        # The whole batch at once; if that fails, each event on its own, so one event that keeps failing
-        # does not hold back the others. A failed event waits (backoff) and is tried again, never dropped.
-        groups = [events] if len(events) == 1 else [events, *([e] for e in events)]
-        pending = {event.id for event in events}
-        for group in groups:
-            if not pending.issuperset(event.id for event in group):
+        if skip:
+            stmt = stmt.where(OutboxEvent.id.not_in(skip))
+        ids = list((await session.scalars(stmt)).all())
+        if not ids:
+            return []
+        claimed = await session.scalars(
+            update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(claimed_until=now + lease)
+            .returning(OutboxEvent).execution_options(synchronize_session=False))
+        return sorted(claimed.all(), key=lambda e: e.id)
+
+
+async def _handle(ctx, events: list[OutboxEvent]) -> dict[int, BaseException]:
+    """Run the handlers, one aggregate type at a time; returns the failed events' errors. A group that
+    fails is retried event by event, so one event that keeps failing does not hold back the others."""
+    failed: dict[int, BaseException] = {}
+    groups: dict[str, list[OutboxEvent]] = {}
+    for event in events:
+        groups.setdefault(event.aggregate_type, []).append(event)
+    for aggregate_type, group in groups.items():
+        handler = HANDLERS.get(aggregate_type)
+        if handler is None:
+            continue  # nobody needs it: marked processed
+        try:
+            await handler(ctx, group)
+            continue
+        except Exception as exc:
+            if is_connection_error(exc) or len(group) == 1:
+                failed.update({event.id: exc for event in group})
                 continue
+        for event in group:
             try:
-                async with session.begin_nested():  # a failure rolls back to here; the events stay writable
-                    await handle(ctx, session, group)
+                await handler(ctx, [event])
             except Exception as exc:
-                log.warning("outbox events failed, will retry: %s", exc, exc_info=not _expected(exc))
-                if len(group) == 1:
-                    event = group[0]
-                    event.attempts += 1
-                    event.available_at = now + backoff(event.attempts)
-                    event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                continue
-            for event in group:
-                event.processed_at = now
-                pending.discard(event.id)
+                failed[event.id] = exc
+    return failed
+
+
+async def _mark(ctx, events: list[OutboxEvent], failed: dict[int, BaseException], clock: Clock | None) -> None:
+    now = _at(clock)
+    done = [e.id for e in events if e.id not in failed]
+    async with ctx.sessions() as session, session.begin():
+        if done:
+            await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(done))
+                                  .values(processed_at=now, claimed_until=None))
+        for event in events:
+            if event.id in failed:
+                exc = failed[event.id]
+                log.warning("outbox event %s failed, will retry: %s", event.id, exc,
+                            exc_info=not isinstance(exc, SearchUnavailable))
+                await session.execute(update(OutboxEvent).where(OutboxEvent.id == event.id).values(
+                    attempts=OutboxEvent.attempts + 1, claimed_until=None,
+                    available_at=now + backoff(event.attempts + 1, exc),
+                    last_error=f"{type(exc).__name__}: {exc}"[:500]))
         # Tells listeners (tests, monitoring) at commit that a batch reached Meilisearch and the leads.
         await session.execute(text("SELECT pg_notify('outbox_drained', :count)"), {"count": str(len(events))})
-        return len(events)
 
 
-def _expected(exc: Exception) -> bool:
-    return isinstance(exc, SearchUnavailable)
+async def drain_batch(ctx, include_delayed: bool = False, clock: Clock | None = None,
+                      skip: set[int] | None = None) -> int:
+    """Claim, handle and mark one batch; returns how many events were claimed. The ids that failed are
+    added to `skip`, so one drain tries each event at most once, whatever the clock does meanwhile."""
+    events = await claim(ctx, clock, include_delayed, skip or frozenset())
+    if not events:
+        return 0
+    failed = await _handle(ctx, events)
+    await _mark(ctx, events, failed, clock)
+    if skip is not None:
+        skip.update(failed)
+    return len(events)
 
 
-async def handle(ctx, session, events: list[OutboxEvent]) -> None:
-    """Listing events: sync each listing once, then refresh the leads it affects."""
-    listings: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
-    for event in events:
-        if event.aggregate_type in OUTBOX_KINDS:
-            listings[OUTBOX_KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
-    # Two workers may hold events of the same listing (an edit, then an archive): one at a time per
-    # listing, so the later one re-reads the row after the earlier one committed. Sorted: no deadlock.
-    for kind in ListKind:
-        for listing_id in sorted(listings[kind]):
-            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                                  {"key": f"{kind.value}:{listing_id}"})
-    for kind, ids in listings.items():
-        await sync_listings(session, ctx.search, kind, ids)
-    await refresh_for_listings(ctx, session, listings)
-
-
-async def drain(ctx, include_delayed: bool = False) -> int:
-    """Drain until nothing is pending (tests and `market worker --once` wait on this, not on the clock)."""
+async def drain(ctx, include_delayed: bool = False, clock: Clock | None = None) -> int:
+    """Drain until nothing is due (tests and `market worker --once` wait on this, not on the clock).
+    Each event is tried at most once per drain: a failed one waits for its backoff and the next drain."""
     total = 0
-    while handled := await drain_batch(ctx, include_delayed):
+    failed: set[int] = set()
+    while handled := await drain_batch(ctx, include_delayed, clock, failed):
         total += handled
-        include_delayed = False  # one pass over delayed events, then only what is due
     return total
 
 
-async def run_worker(settings, once: bool = False) -> None:
+async def run_ticks(ctx, now: datetime) -> None:
+    """Every clock-driven job once; one failing does not stop the others."""
+    for tick in TICKS:
+        try:
+            await tick(ctx, now)
+        except Exception:
+            log.exception("worker tick %s failed", getattr(tick, "__name__", tick))
+
+
+async def _listen(settings, wake: asyncio.Event) -> asyncpg.Connection | None:
+    """Committed outbox rows NOTIFY (migration 0002): a new event wakes us at once. Without a listener
+    (database down) the worker polls every WORKER_IDLE_SECONDS until it can listen again."""
+    try:
+        listener = await asyncpg.connect(plain_url(settings.database_url), timeout=10)
+        await listener.add_listener("outbox", lambda *_: wake.set())
+        listener.add_termination_listener(lambda *_: wake.set())
+        return listener
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        log.warning("worker cannot listen for outbox events yet: %s", exc)
+        return None
+
+
+async def run_worker(settings, once: bool = False, clock: Clock | None = None) -> None:
+    """The worker loop. PostgreSQL or Meilisearch being down is waited out with a backoff, never a
+    reason to exit: the process carries on once they are back."""
     from services.context import ServiceContext
 
+    clock = clock or (lambda: datetime.now(UTC))
     async with ServiceContext.open(settings, pool_size=4) as ctx:
         try:
             await ctx.search.ensure()
         except SearchUnavailable:  # events wait in the outbox; the drain retries until it is back
             log.warning("Meilisearch unavailable at start")
-        # Committed outbox rows NOTIFY (migration 0002): a new event wakes us at once; the timeout is
-        # only there for retries whose backoff has run out.
         wake = asyncio.Event()
-        listener = await asyncpg.connect(plain_url(settings.database_url))
-        await listener.add_listener("outbox", lambda *_: wake.set())
+        listener = None
+        next_tick = clock()
+        failures = 0
         log.info("worker started")
         try:
             while True:
+                if listener is None or listener.is_closed():
+                    listener = await _listen(settings, wake)
                 wake.clear()
-                handled = await drain(ctx)
+                try:
+                    handled = await drain(ctx)
+                    if clock() >= next_tick:
+                        next_tick = clock() + timedelta(seconds=settings.worker_tick_seconds)
+                        await run_ticks(ctx, clock())
+                    failures = 0
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        raise
+                    failures += 1
+                    pause = min(2 ** failures, 30)
+                    log.warning("database unavailable, worker retries in %s s: %s", pause, exc)
+                    await asyncio.sleep(pause)
+                    continue
                 if once:
                     log.info("drained %s events", handled)
                     return
                 if not handled:
+                    idle = settings.worker_idle_seconds if listener else min(settings.worker_idle_seconds, 2)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), settings.worker_idle_seconds)
+                        await asyncio.wait_for(wake.wait(), min(idle, settings.worker_tick_seconds))
         finally:
-            await listener.close()
+            if listener is not None and not listener.is_closed():
+                with contextlib.suppress(Exception):
+                    await listener.close()
+

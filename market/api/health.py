@@ -3,9 +3,11 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 from market.api.deps import Search
+from schemas.ops import BacklogEntry
+from services import backlog
+from services.search.sync import OUTBOX_KINDS
 
 router = APIRouter(tags=["health"])
 
@@ -15,9 +17,14 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str = Field(examples=["ok"], description="`ok`, or `unavailable` naming what is down")
+    status: str = Field(examples=["ok"], description="`ok`; `degraded` when the workers lag more than "
+                        "OUTBOX_LAG_DEGRADED_SECONDS (still serving); `unavailable` naming what is down (503)")
     postgres: str = Field(examples=["ok"])
     meilisearch: str = Field(examples=["ok"])
+    outbox_pending: int | None = Field(None, description="Outbox events the workers have not processed yet")
+    index_lag_seconds: float | None = Field(
+        None, description="How long the oldest listing change has waited to reach search and the leads")
+    outbox: list[BacklogEntry] = Field(default_factory=list, description="The backlog per aggregate type")
 
 
 @router.get("/health", response_model=Health)
@@ -28,17 +35,24 @@ async def health_live() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def health_ready(request: Request, search: Search):
-    """PostgreSQL and Meilisearch are reachable; 503 names the one that is not."""
-    postgres = meilisearch = "ok"
+    """PostgreSQL and Meilisearch are reachable (503 names the one that is not), and how far the workers
+    lag: the outbox backlog per aggregate type, and the index lag in seconds."""
+    settings = request.app.state.settings
+    body = Readiness(status="ok", postgres="ok", meilisearch="ok")
     try:
-        async with request.app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with request.app.state.sessions() as session:
+            lag = await backlog.backlog(session, by_topic=False)
+        body.outbox, body.outbox_pending = lag.entries, lag.pending
+        body.index_lag_seconds = max(
+            (e.oldest_age_seconds for e in lag.entries if e.aggregate_type in OUTBOX_KINDS), default=0.0)
     except Exception as exc:  # any failure means "not ready"; the reason is in the body
-        postgres = f"unavailable: {type(exc).__name__}"
+        body.postgres = f"unavailable: {type(exc).__name__}"
     try:
         await search.client.health()
     except Exception as exc:
-        meilisearch = f"unavailable: {type(exc).__name__}"
-    body = Readiness(status="ok" if postgres == meilisearch == "ok" else "unavailable",
-                     postgres=postgres, meilisearch=meilisearch)
-    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+        body.meilisearch = f"unavailable: {type(exc).__name__}"
+    if "ok" != body.postgres or "ok" != body.meilisearch:
+        body.status = "unavailable"
+    elif body.index_lag_seconds is not None and body.index_lag_seconds > settings.outbox_lag_degraded_seconds:
+        body.status = "degraded"
+    return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unavailable" else 200)

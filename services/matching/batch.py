@@ -14,7 +14,7 @@ CONCURRENCY = 8
 
 async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) -> int:
     """Every published need and achievement (or the first `limit` of each list, for a benchmark),
-    a few at a time; each listing in its own transaction."""
+    a few at a time; each listing's leads in their own transaction."""
     work: list[tuple[ListKind, object]] = []
     async with ctx.sessions() as session:
         for kind, table in LISTING_TABLES.items():
@@ -26,8 +26,7 @@ async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) 
 
     async def one(kind: ListKind, listing_id) -> None:
         async with gate:
-            async with ctx.sessions() as session, session.begin():
-                await refresh_listing(ctx, session, kind, listing_id)
+            await refresh_listing(ctx, kind, listing_id)
             progress.advance()
 
     # Needs first, then achievements: within a phase no two listings touch the same lead rows, so

@@ -2,19 +2,22 @@
 
 A lead is active while it is in the top K of its need or of its achievement (or was added by a
 broker) and both listings are published; otherwise it is retired, never deleted or duplicated.
+A change of one listing refreshes its own leads, then asks (through the outbox) for each counterpart
+it touched to be refreshed in turn: each in its own short transaction, never across a Meilisearch call.
 """
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, Lead
+from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
+from services.search.sync import OUTBOX_KINDS
 
 
 def _columns(kind: ListKind):
@@ -67,26 +70,58 @@ async def retire(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -
     return touched
 
 
-async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> set[uuid.UUID]:
-    """Recompute one listing's matches and store them; returns the counterparts whose lists may change:
-    the new matches, and the ones it had before (their ranks of this pair are now stale)."""
-    row = await session.get(LISTING_TABLES[kind], listing_id, populate_existing=True)
-    if row is None or row.status != ListingStatus.published:
-        return await retire(session, kind, listing_id)
+async def _lock_leads(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> None:
+    """The fixed lock order of a lead write: the listing (one writer per listing at a time), then its lead
+    rows by counterpart id. Two transactions for different listings share at most one lead row (the
+    pair of a need and an achievement), so they cannot wait on each other in a cycle."""
     own, other, _ = _columns(kind)
-    before = set((await session.scalars(
-        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
-    matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
-    await store(session, kind, listing_id, matches)
-    return before | {m.id for m in matches}
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{kind.value}:{listing_id}"})
+    await session.execute(select(Lead.id).where(own == listing_id).order_by(other).with_for_update())
 
 
-async def refresh_for_listings(ctx, session: AsyncSession, changed: dict[ListKind, set[uuid.UUID]]) -> None:
-    """After listings changed: their own leads, then the lists of the counterparts they now rank in."""
-    affected: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
-    for kind, ids in changed.items():
-        for listing_id in sorted(ids):
-            affected[counterpart(kind)] |= await refresh_listing(ctx, session, kind, listing_id)
-    for kind, ids in affected.items():
-        for listing_id in sorted(ids - changed.get(kind, set())):
-            await refresh_listing(ctx, session, kind, listing_id)
+async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: bool = False) -> set[uuid.UUID]:
+    """Recompute one listing's matches and store them. The row is read, the connection given back, the
+    matches computed against Meilisearch outside any transaction, then the leads written in one short
+    transaction. Returns the counterparts whose lists may change: the new matches, and the ones it had
+    before (their ranks of this pair are now stale); with `fan_out`, each of them gets a deduplicated
+    refresh request in the same transaction, handled by whichever worker claims it."""
+    table = LISTING_TABLES[kind]
+    async with ctx.sessions() as session:
+        row = await session.get(table, listing_id)
+    matches = None
+    if row is not None and row.status == ListingStatus.published:
+        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
+    async with ctx.sessions() as session, session.begin():
+        await _lock_leads(session, kind, listing_id)
+        # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
+        status = await session.scalar(select(table.status).where(table.id == listing_id))
+        if matches is None or status != ListingStatus.published:
+            touched = await retire(session, kind, listing_id)
+        else:
+            own, other, _ = _columns(kind)
+            before = set((await session.scalars(
+                select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
+            await store(session, kind, listing_id, matches)
+            touched = before | {m.id for m in matches}
+        if fan_out:
+            await request_refresh(session, counterpart(kind), touched)
+    return touched
+
+
+REFRESH_TOPIC = {ListKind.needs: "need.refresh_requested", ListKind.achievements: "achievement.refresh_requested"}
+AGGREGATE = {kind: noun for noun, kind in OUTBOX_KINDS.items()}
+# Matches the partial unique index of migration 0005: one pending, unclaimed request per listing.
+_REFRESH_PENDING = text("processed_at IS NULL AND claimed_until IS NULL AND attempts = 0 "
+                        "AND topic LIKE '%.refresh_requested'")
+
+
+async def request_refresh(session: AsyncSession, kind: ListKind, ids: set[uuid.UUID]) -> None:
+    """Outbox events asking for these listings' leads to be recomputed; a request already waiting absorbs
+    a new one (a burst of edits on one side refreshes each counterpart once)."""
+    if not ids:
+        return
+    statement = insert(OutboxEvent).values([
+        {"topic": REFRESH_TOPIC[kind], "aggregate_type": AGGREGATE[kind], "aggregate_id": str(i), "payload": {}}
+        for i in sorted(ids)])
+    await session.execute(statement.on_conflict_do_nothing(
+        index_elements=["topic", "aggregate_type", "aggregate_id"], index_where=_REFRESH_PENDING))

@@ -20,12 +20,9 @@ REBUILD_SUFFIX = "_rebuild"
 OUTBOX_KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}  # aggregate_type -> list
 
 
-async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
-                        suffix: str = "") -> None:
-    """Published listings are upserted, every other one (or a deleted one) removed; waits for Meilisearch."""
-    ids = set(ids)
-    if not ids:
-        return
+async def listing_documents(session: AsyncSession, search: SearchIndexes, kind: ListKind,
+                            ids: set[uuid.UUID]) -> tuple[list[dict], set[uuid.UUID]]:
+    """(documents of the published listings, ids to remove: every other one, or a deleted one)."""
     table = LISTING_TABLES[kind]
     rows = (await session.execute(
         select(table, Organisation.name).join(Organisation, Organisation.id == table.organisation_id)
@@ -33,7 +30,12 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
     )).all()
     documents = [DOCUMENTS[kind](row, name, search.owner_key(row.organisation_id))
                  for row, name in rows if row.status == ListingStatus.published]
-    gone = ids - {uuid.UUID(d["id"]) for d in documents}
+    return documents, ids - {uuid.UUID(d["id"]) for d in documents}
+
+
+async def apply_documents(search: SearchIndexes, kind: ListKind, documents: list[dict], gone: set[uuid.UUID],
+                          suffix: str = "") -> None:
+    """Upsert and remove in Meilisearch, and wait until both are applied."""
     tasks = []
     if documents:
         tasks.append(await search.upsert(kind, documents, suffix))
@@ -42,6 +44,25 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
                      ["taskUid"])
     for task in tasks:
         await search.client.wait_task(task, timeout=120)
+
+
+async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
+                        suffix: str = "") -> None:
+    """Published listings are upserted, every other one (or a deleted one) removed; waits for Meilisearch."""
+    ids = set(ids)
+    if ids:
+        await apply_documents(search, kind, *await listing_documents(session, search, kind, ids), suffix)
+
+
+async def index_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID]) -> None:
+    """The worker's sync: the rows are read and the connection given back before Meilisearch is called,
+    so no transaction (and no pooled connection) waits on Meilisearch."""
+    ids = set(ids)
+    if not ids:
+        return
+    async with ctx.sessions() as session:
+        documents, gone = await listing_documents(session, ctx.search, kind, ids)
+    await apply_documents(ctx.search, kind, documents, gone)
 
 
 async def rebuild(ctx, progress: Progress = SILENT) -> dict[str, int]:

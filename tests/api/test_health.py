@@ -1,5 +1,7 @@
 """Liveness, readiness and the one error format."""
 
+from tests.factories import create_listing
+
 
 async def test_health_is_alive(client):
     response = await client.get("/health")
@@ -10,7 +12,34 @@ async def test_health_is_alive(client):
 async def test_ready_reports_both_services(client):
     response = await client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "postgres": "ok", "meilisearch": "ok"}
+    assert response.json() == {"status": "ok", "postgres": "ok", "meilisearch": "ok", "outbox_pending": 0,
+                               "index_lag_seconds": 0.0, "outbox": []}
+
+
+async def test_ready_and_the_backlog_say_how_far_the_workers_lag(client, market, app, sync):
+    uni = await market.organisation("university")
+    listing = await create_listing(market, "achievements", uni)
+    operator = await market.operator()
+    ready = (await client.get("/ready")).json()
+    assert ready["status"] == "ok" and ready["outbox_pending"] >= 1 and ready["index_lag_seconds"] >= 0
+    assert {e["aggregate_type"] for e in ready["outbox"]} >= {"achievement"}
+    backlog = (await client.get("/v1/ops/backlog", headers=operator.headers)).json()
+    assert {(e["aggregate_type"], e["topic"]) for e in backlog["entries"]} >= {("achievement", "achievement.created")}
+    status = (await client.get(f"/v1/achievements/{listing['id']}/sync-status")).json()
+    assert status["current"] is False and status["index_current"] is False and status["pending_events"] >= 1
+
+    strict = app.state.settings.model_copy(update={"outbox_lag_degraded_seconds": -1})
+    app.state.settings, original = strict, app.state.settings
+    try:
+        degraded = await client.get("/ready")
+    finally:
+        app.state.settings = original
+    assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+
+    await sync()
+    status = (await client.get(f"/v1/achievements/{listing['id']}/sync-status")).json()
+    assert status["current"] is True and status["pending_events"] == 0 and status["last_processed_at"]
+    assert (await client.get("/v1/ops/backlog", headers=operator.headers)).json()["pending"] == 0
 
 
 async def test_every_response_carries_a_request_id(client):

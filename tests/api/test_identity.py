@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 
 
 async def test_login_me_and_refresh_rotation(client, market):
@@ -133,6 +134,34 @@ async def test_rate_limit_answers_429_with_retry_after(client, market, app):
     assert statuses[-1] == 429
     last = await client.get("/v1/auth/me", headers=org.headers)
     assert last.status_code == 200 or int(last.headers["retry-after"]) > 0
+
+
+async def test_every_answer_carries_the_rate_limit_headers(client, market):
+    org = await market.organisation()
+    first = await client.get("/v1/auth/me", headers=org.headers)
+    second = await client.get("/v1/organisations/00000000-0000-0000-0000-000000000000", headers=org.headers)
+    assert second.status_code == 404
+    for response in first, second:
+        assert int(response.headers["x-ratelimit-limit"]) == 100_000
+        assert 0 < int(response.headers["x-ratelimit-reset"]) <= 60
+    assert int(second.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
+
+
+async def test_replicas_share_the_limit_through_postgresql_without_a_write_per_request(ctx):
+    from services.errors import RateLimited
+    from services.ratelimit import RateLimiter
+
+    now = 1_800_000_000.0  # one fixed minute, whatever the machine's speed
+    one, two = RateLimiter(ctx.engine, clock=lambda: now), RateLimiter(ctx.engine, clock=lambda: now)
+    for _ in range(3):
+        one.hit("user:shared", 5)
+    await one.reconcile()  # one batched write for the three requests
+    await two.reconcile()  # nothing to send; learns nothing yet
+    two.hit("user:shared", 5)
+    await two.reconcile()  # sends its one, learns the total of four
+    assert two.hit("user:shared", 5).remaining == 0
+    with pytest.raises(RateLimited):
+        two.hit("user:shared", 5)
 
 
 async def test_oversized_body_is_413(client, app):
