@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from market import errors
+from market import docs, errors
 from market.api import ROUTERS
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
@@ -75,11 +75,14 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # market/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
         generate_unique_id_function=operation_id,
         responses=errors.PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     errors.install(app)
+    docs.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
