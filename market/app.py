@@ -3,11 +3,12 @@
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from market import docs, errors
 from market.api import ROUTERS
+from market.api.deps import reject_unknown_parameters
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         generate_unique_id_function=operation_id,
         responses=errors.PROBLEM_RESPONSES,
+        dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings
     errors.install(app)

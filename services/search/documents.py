@@ -17,8 +17,13 @@ def _ts(value: datetime | date | None) -> int | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
+        return day_stamp(value)
     return int(value.timestamp())
+
+
+def day_stamp(value: date) -> int:
+    """A day as the number a document stores for it (filters compare with the same function)."""
+    return int(datetime(value.year, value.month, value.day).timestamp())
 
 
 def _num(value: Decimal | None) -> float | None:

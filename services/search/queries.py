@@ -1,11 +1,13 @@
 """Full-text search over the public indexes, with filters built only from validated values."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
 from services.listings import ListingCriteria
+from services.search.documents import day_stamp
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
@@ -26,6 +28,8 @@ def quote(value: str) -> str:
 class SearchParams(ListingCriteria):
     q: str = ""
     stage: Stage | None = None
+    challenge: bool | None = None  # needs only: 揭榜挂帅 or not
+    deadline_after: date | None = None  # needs only: still open on this day (no deadline counts as open)
     sort: str | None = None
     limit: int = 20
     offset: int = 0
@@ -46,6 +50,10 @@ def build_filter(kind: ListKind, params: SearchParams) -> list[str]:
         clauses.append(f"modes = {quote(TransferMode(params.mode).value)}")
     if params.stage and kind == ListKind.achievements:
         clauses.append(f"stage = {quote(Stage(params.stage).value)}")
+    if kind == ListKind.needs and params.challenge is not None:
+        clauses.append(f"challenge = {'true' if params.challenge else 'false'}")
+    if kind == ListKind.needs and params.deadline_after is not None:
+        clauses.append(f"(deadline >= {int(day_stamp(params.deadline_after))} OR deadline IS NULL)")
     prefix = "price" if kind == ListKind.achievements else "budget"
     if params.amount_min is not None:
         clauses.append(f"({prefix}_max >= {params.amount_min:f} OR {prefix}_max IS NULL)")
