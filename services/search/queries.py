@@ -7,7 +7,8 @@ from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
 from services.listings import ListingCriteria
-from services.search.documents import day_stamp
+from services.search.documents import day_date, day_stamp
+from services.search.highlight import EM, END, highlight, marked_terms
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
@@ -16,6 +17,7 @@ FACETS = {
     ListKind.achievements: ["field_top", "field", "region", "stage", "trl", "modes"],
     ListKind.needs: ["field_top", "field", "region", "trl", "modes", "challenge"],
 }
+HIGHLIGHTED = ["title_n", "summary_n", "keywords_n"]
 SORTS = {"updated_at", "published_at", "price_min", "trl", "budget_max", "deadline"}
 
 
@@ -78,10 +80,10 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
     variants = default_thesaurus().query_variants(params.q) if params.q.strip() else [""]
     body = {
         "filter": build_filter(kind, params),
-        "attributesToHighlight": ["title_n", "summary_n", "keywords_n"],
-        "highlightPreTag": "<em>",
-        "highlightPostTag": "</em>",
-        "attributesToCrop": ["summary_n"],
+        "attributesToHighlight": HIGHLIGHTED,
+        "highlightPreTag": EM,
+        "highlightPostTag": END,
+        "attributesToCrop": ["summary_n"],  # only the marked terms are read from these
         "cropLength": 40,
         "showRankingScore": True,
     }
@@ -97,15 +99,23 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
         result = await indexes.client.multi_search(queries, federation={
             "limit": params.limit, "offset": params.offset, "facetsByIndex": {uid: FACETS[kind]},
             "mergeFacets": {}})
-    hits = []
-    for hit in result["hits"]:
-        formatted = hit.get("_formatted", {})
-        highlight = {
-            name: formatted[name] if isinstance(formatted.get(name), str) else " ".join(formatted.get(name) or [])
-            for name in ("title_n", "summary_n", "keywords_n") if formatted.get(name) and "<em>" in str(formatted[name])
-        }
-        hits.append(SearchHit(**{k: v for k, v in hit.items() if k in SearchHit.model_fields},
-                              highlight=highlight, score=hit.get("_rankingScore")))
+    hits = [_hit(hit) for hit in result["hits"]]
     return SearchPage(query=params.q, total=result.get("estimatedTotalHits", len(hits)), offset=params.offset,
                       limit=params.limit, hits=hits, facets=result.get("facetDistribution", {}),
                       processing_ms=result.get("processingTimeMs", 0))
+
+
+def _hit(hit: dict) -> SearchHit:
+    """A hit as the API shows it: highlights over the original title and summary (as written, in
+    either script), from the terms Meilisearch marked in the normalised text."""
+    formatted = hit.get("_formatted", {})
+    terms = set()
+    for name in HIGHLIGHTED:
+        value = formatted.get(name)
+        for text in value if isinstance(value, list) else [value or ""]:
+            terms |= marked_terms(text)
+    marked = {name: highlight(hit.get(name) or "", terms) for name in ("title", "summary")}
+    fields = {k: v for k, v in hit.items() if k in SearchHit.model_fields}
+    if "deadline_date" in hit:
+        fields["deadline"] = day_date(hit["deadline_date"])
+    return SearchHit(**fields, highlight={k: v for k, v in marked.items() if v}, score=hit.get("_rankingScore"))

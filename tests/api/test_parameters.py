@@ -21,8 +21,8 @@ async def test_every_get_route_refuses_an_unknown_parameter(app, client, market)
         assert response.json()["field"] == "query.no_such_filter", route.path
 
 
-@pytest.mark.parametrize("path", ["/v1/achievements?q=氢能", "/v1/needs?q=采茶", "/v1/search/achievements?challenge=true",
-                                  "/v1/publications?fields=advanced_energy"])
+@pytest.mark.parametrize("path", ["/v1/achievements?q=氢能", "/v1/needs?q=采茶",
+                                  "/v1/search/achievements?challenge=true", "/v1/publications?fields=advanced_energy"])
 async def test_a_filter_the_route_does_not_have_is_refused(client, path):
     response = await client.get(path)
     assert response.status_code == 422 and response.json()["code"] == "request.unknown_parameter"
