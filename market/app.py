@@ -31,7 +31,7 @@ TAGS = [
     {"name": "organisations", "description": "Universities, institutes, enterprises, agencies and the platform."},
     {"name": "users", "description": "People of an organisation and their roles."},
     {"name": "api-keys", "description": "Machine credentials of an organisation (a university's own system)."},
-    {"name": "audit", "description": "The append-only log of every write (operators)."},
+    {"name": "audit", "description": "The append-only log of writes and reveals (operators; org admins their own)."},
     {"name": "taxonomy", "description": "Fields and regions, read-only."},
     {"name": "achievements", "description": "Research achievements (科技成果) and their review lifecycle."},
     {"name": "needs", "description": "Technical needs (技术需求) and their review lifecycle."},
