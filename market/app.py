@@ -3,11 +3,12 @@
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from market import errors
+from market import docs, errors
 from market.api import ROUTERS
+from market.api.deps import reject_unknown_parameters
 from market.input_guard import RejectControlCharacters
 from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.ratelimit_headers import RateLimitHeaders
@@ -33,7 +34,7 @@ TAGS = [
     {"name": "organisations", "description": "Universities, institutes, enterprises, agencies and the platform."},
     {"name": "users", "description": "People of an organisation and their roles."},
     {"name": "api-keys", "description": "Machine credentials of an organisation (a university's own system)."},
-    {"name": "audit", "description": "The append-only log of every write (operators)."},
+    {"name": "audit", "description": "The append-only log of writes and reveals (operators; org admins their own)."},
     {"name": "taxonomy", "description": "Fields and regions, read-only."},
     {"name": "achievements", "description": "Research achievements (科技成果) and their review lifecycle."},
     {"name": "needs", "description": "Technical needs (技术需求) and their review lifecycle."},
@@ -82,11 +83,15 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # market/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
         generate_unique_id_function=operation_id,
         responses=errors.PROBLEM_RESPONSES,
+        dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings
     errors.install(app)
+    docs.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped

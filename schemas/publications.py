@@ -13,6 +13,8 @@ class PublicationCreate(BaseModel):
         {"list_kind": "achievements"}, {"list_kind": "needs", "field": "advanced_energy"}]})
     list_kind: ListKind
     field: str | None = Field(None, max_length=80, description="Publish the list of one field (with sub-fields)")
+    force: bool = Field(False, description="Publish a new version even when nothing changed since the previous "
+                                          "one (otherwise 409 `publication.no_changes`)")
 
 
 class PublicationRead(BaseModel):

@@ -1,8 +1,12 @@
 """API models of full-text search."""
 
 import uuid
+from datetime import date
 
 from pydantic import BaseModel, Field
+
+from schemas.common import Money
+from schemas.enums import TransferMode
 
 
 class SearchHit(BaseModel):
@@ -13,17 +17,20 @@ class SearchHit(BaseModel):
     field: str
     region: str | None
     trl: int | None = Field(description="Maturity of an achievement; the required maturity of a need")
-    modes: list[str] = Field(description="Transfer modes offered / cooperation modes wanted")
+    modes: list[TransferMode] = Field(description="Transfer modes offered / cooperation modes wanted")
     organisation_id: uuid.UUID | None
     organisation_name: str
-    price_min: float | None = None
-    price_max: float | None = None
-    budget_min: float | None = None
-    budget_max: float | None = None
+    price_min: Money | None = Field(None, description="Achievements: the price range (CNY)")
+    price_max: Money | None = None
+    budget_min: Money | None = Field(None, description="Needs: the budget range (CNY)")
+    budget_max: Money | None = None
+    deadline: date | None = Field(None, description="Needs: the last day the firm takes offers")
+    challenge: bool | None = Field(None, description="Needs: a 揭榜挂帅 challenge with a reward")
     highlight: dict[str, str] = Field(
         default_factory=dict,
-        description="Matched terms wrapped in <em>…</em>, over the normalised (simplified) text",
-        examples=[{"title_n": "<em>氢能</em>储运装备的关键材料"}],
+        description="The hit's own `title` and `summary`, exactly as written (either script), with the "
+                    "matched terms wrapped in <em>…</em>; a key is absent when nothing in it matched",
+        examples=[{"title": "<em>氫能儲運</em>裝備的關鍵材料"}],
     )
     score: float | None = Field(None, description="Meilisearch ranking score, 0–1")
 

@@ -1,4 +1,6 @@
-"""The append-only audit log: every write records who did what to which object, before and after."""
+"""The append-only audit log: every write records who did what to which object, before and after; so
+does every read of a confidential firm's identity (`record_reveal`). Operators read all of it, an
+organisation's admins the entries of their organisation: what its people did, and who saw its identity."""
 
 import uuid
 from datetime import date, datetime
@@ -6,7 +8,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.tables import AuditEvent
@@ -56,11 +58,32 @@ def record(
     ))
 
 
+REVEALED = "need.identity_revealed"
+
+
+def record_reveal(session: AsyncSession, principal: Principal, need, lead_id: uuid.UUID | None) -> None:
+    """Someone outside a confidential firm saw who it is (today: the broker who claimed a lead on its
+    need). Call it wherever the identity is shown; the firm's admins read the entry in their audit trail."""
+    record(session, principal, REVEALED, "need", need.id, {
+        "lead_id": jsonable(lead_id), "subject_organisation_id": jsonable(need.organisation_id)})
+
+
+def readable(principal: Principal):
+    """Operators read every entry; an organisation what its people and keys did, and the reveals of its
+    identity (whose `subject_organisation_id` it is)."""
+    stmt = select(AuditEvent)
+    if principal.is_operator:
+        return stmt
+    org = str(principal.organisation_id)
+    return stmt.where(or_(AuditEvent.organisation_id == principal.organisation_id,
+                          AuditEvent.changes["subject_organisation_id"].astext == org))
+
+
 async def query(
-    session: AsyncSession, *, object_type: str | None, object_id: str | None, actor_id: str | None,
-    since: datetime | None, until: datetime | None, limit: int, before_id: int | None,
+    session: AsyncSession, principal: Principal, *, object_type: str | None, object_id: str | None,
+    actor_id: str | None, since: datetime | None, until: datetime | None, limit: int, before_id: int | None,
 ) -> list[AuditEvent]:
-    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    stmt = readable(principal).order_by(AuditEvent.id.desc()).limit(limit)
     for column, value in (
         (AuditEvent.object_type, object_type), (AuditEvent.object_id, object_id), (AuditEvent.actor_id, actor_id),
     ):

@@ -59,6 +59,15 @@ def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achie
     )
 
 
+def read(session: AsyncSession, principal: Principal, row) -> LeadRead:
+    """A lead as the caller sees it; a confidential firm shown through the caller's claim is audited."""
+    lead, need = row[0], row[1]
+    if need.confidential and not is_insider(need, principal) and principal.user_id is not None \
+            and lead.claimed_by == principal.user_id:
+        audit.record_reveal(session, principal, need, lead.id)
+    return lead_read(principal, *row)
+
+
 async def list_leads(session: AsyncSession, principal: Principal, *, need_id: uuid.UUID | None,
                      achievement_id: uuid.UUID | None, status: LeadStatus | None, source: LeadSource | None,
                      min_score: float | None, limit: int, after: list | None):

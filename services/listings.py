@@ -211,17 +211,20 @@ async def create(session: AsyncSession, principal: Principal, spec: ListingSpec,
 
 async def get(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID):
     row, org_name = await _get_row(session, spec, principal, listing_id)
-    return spec.read(row, org_name, principal, await works_a_lead_on(session, principal, spec, listing_id))
+    lead_id = await works_a_lead_on(session, principal, spec, listing_id)
+    if lead_id is not None and spec.kind == ListKind.needs and row.confidential and not is_insider(row, principal):
+        audit.record_reveal(session, principal, row, lead_id)
+    return spec.read(row, org_name, principal, lead_id is not None)
 
 
 async def works_a_lead_on(session: AsyncSession, principal: Principal, spec: ListingSpec,
-                          listing_id: uuid.UUID) -> bool:
-    """Whether the caller is the broker who claimed a lead on this listing."""
+                          listing_id: uuid.UUID) -> uuid.UUID | None:
+    """The lead on this listing that the caller claimed as its broker, if any."""
     if not principal.is_broker or principal.user_id is None:
-        return False
+        return None
     column = Lead.need_id if spec.kind == ListKind.needs else Lead.achievement_id
-    return bool(await session.scalar(select(Lead.id).where(
-        column == listing_id, Lead.claimed_by == principal.user_id, Lead.status == LeadStatus.active).limit(1)))
+    return await session.scalar(select(Lead.id).where(
+        column == listing_id, Lead.claimed_by == principal.user_id, Lead.status == LeadStatus.active).limit(1))
 
 
 async def update(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID, body):

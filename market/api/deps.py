@@ -5,9 +5,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.settings import Settings
+from services.errors import Invalid
 from services.search.indexes import SearchIndexes
 
 
@@ -32,16 +35,46 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Search = Annotated[SearchIndexes, Depends(_search)]
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def reject_unknown_parameters(request: Request) -> None:
+    """Every route: a query parameter the route does not declare is a 422 naming it, never silently
+    ignored (a misspelt filter would otherwise return everything)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route.dependant))
+    if unknown:
+        raise Invalid(f"unknown query parameter {unknown[0]!r}; see this operation in /docs",
+                      code="request.unknown_parameter", field=f"query.{unknown[0]}")
+
+
+PAGE_LIMIT = "Page size, 1 to the server's cap (`PAGE_SIZE_MAX`, 100 by default); above the cap is a 422"
+
+
+def page_limit(request: Request, limit: int) -> int:
+    """One rule for every list and search: a page larger than the cap is refused, not silently cut."""
+    cap = request.app.state.settings.page_size_max
+    if limit > cap:
+        raise Invalid(f"limit is at most {cap}", code="pagination.limit_too_large", field="query.limit")
+    return limit
+
+
 class PageParams:
-    """`limit` capped by settings; `cursor` is the opaque `next_cursor` of the previous page."""
+    """`limit` up to the configured cap; `cursor` is the opaque `next_cursor` of the previous page."""
 
     def __init__(
         self,
         request: Request,
-        limit: Annotated[int, Query(ge=1, description="Page size (capped by the server)")] = 20,
+        limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 20,
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
     ):
-        self.limit = min(limit, request.app.state.settings.page_size_max)
+        self.limit = page_limit(request, limit)
         self.cursor = cursor
 
 

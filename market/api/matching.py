@@ -63,20 +63,20 @@ async def leads_list(
                                   status=status_, source=source, min_score=min_score, limit=pagination.limit,
                                   after=decode_cursor(pagination.cursor, (float, uuid.UUID)))
     rows, cursor = page(rows, pagination.limit, lambda r: [r[0].score, str(r[0].id)])
-    return Page(items=[leads.lead_read(principal, *row) for row in rows], next_cursor=cursor)
+    return Page(items=[leads.read(session, principal, row) for row in rows], next_cursor=cursor)
 
 
 @leads_router.get("/{lead_id}", response_model=LeadRead)
 async def leads_get(lead_id: uuid.UUID, principal: Authenticated, session: Session):
     """One lead with its score and reasons."""
-    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead_id))
+    return leads.read(session, principal, await leads.get_lead(session, principal, lead_id))
 
 
 @leads_router.post("", response_model=LeadRead, status_code=status.HTTP_201_CREATED)
 async def leads_create(body: LeadCreate, request: Request, principal: BrokerOrOperator, session: Session):
     """Add a lead by hand (brokers); the engine scores it and gives its reasons all the same."""
     lead = await leads.add_manual(session, request.app.state.ctx, principal, body.need_id, body.achievement_id)
-    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead.id))
+    return leads.read(session, principal, await leads.get_lead(session, principal, lead.id))
 
 
 @leads_router.post("/{lead_id}/claim", response_model=LeadRead)
@@ -84,4 +84,4 @@ async def leads_claim(lead_id: uuid.UUID, principal: Broker, session: Session):
     """Take an active lead to work it (brokers). The claiming broker then sees the firm behind a
     confidential need and its contact; another broker's claim is a 409 `lead.already_claimed`."""
     await leads.claim(session, principal, lead_id)
-    return leads.lead_read(principal, *await leads.get_lead(session, principal, lead_id))
+    return leads.read(session, principal, await leads.get_lead(session, principal, lead_id))

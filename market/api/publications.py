@@ -19,17 +19,21 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json",
 @router.post("", response_model=PublicationDetail, status_code=status.HTTP_201_CREATED)
 async def publications_create(body: PublicationCreate, principal: Operator, session: Session):
     """Publish the next numbered version of a list (optionally one field's): a frozen snapshot of the
-    listings published right now, with what was added, removed and changed since the previous one."""
-    publication = await publications.publish(session, principal, body.list_kind, body.field)
+    listings published right now, with what was added, removed and changed since the previous one.
+    When nothing changed the answer is 409 `publication.no_changes`; send `"force": true` to re-issue."""
+    publication = await publications.publish(session, principal, body.list_kind, body.field, body.force)
     return PublicationDetail(**PublicationRead.model_validate(publication, from_attributes=True).model_dump(),
                              **await publications.diff(session, publication))
 
 
 @router.get("", response_model=list[PublicationRead])
-async def publications_list(session: Session, list_kind: ListKind | None = None):
-    """Every published version, newest first."""
+async def publications_list(
+    session: Session, list_kind: ListKind | None = None,
+    field: Annotated[str | None, Query(max_length=80, description="Only the lists of this one field")] = None,
+):
+    """Every published version, newest first (the latest 500)."""
     return [PublicationRead.model_validate(p, from_attributes=True)
-            for p in await publications.list_publications(session, list_kind)]
+            for p in await publications.list_publications(session, list_kind, field)]
 
 
 @router.get("/{publication_id}", response_model=PublicationDetail)
@@ -47,10 +51,12 @@ async def publications_download(
     publication_id: uuid.UUID, session: Session,
     format: Annotated[Literal["csv", "xlsx", "json"], Query(description="File format")] = "csv",
 ):
-    """Download a version (older versions stay downloadable, unchanged)."""
+    """Download a version (older versions stay downloadable, unchanged). CSV and XLSX have Chinese headers
+    and labels; in the XLSX, TRL and amounts are number cells (面议 where negotiable) and a second sheet
+    lists what was added (新增), removed (移除) and changed (变更) against the previous version. Text is
+    never a formula: XLSX cells are typed text, CSV cells that could start one are prefixed with `'`."""
     publication = await publications.get(session, publication_id)
-    body = publications.render(ListKind(publication.list_kind), await publications.contents(session, publication),
-                               format)
+    body = await publications.download(session, publication, format)
     name = f"{publication.list_kind}-v{publication.version}{'-' + publication.field if publication.field else ''}"
     return Response(body, media_type=MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})

@@ -1,11 +1,13 @@
 """Full-text search over the published two lists, in both scripts."""
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from market.api.deps import Search, amount_query
+from market.api.deps import PAGE_LIMIT, Search, amount_query, page_limit
 from market.auth import Anyone
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchPage
@@ -19,6 +21,7 @@ class SearchQuery:
 
     def __init__(
         self,
+        request: Request,
         q: Annotated[str, Query(max_length=200, description="Words in simplified or traditional characters",
                                 examples=["氫能儲運"])] = "",
         field: Annotated[str | None, Query(max_length=80, description="Field code, includes sub-fields")] = None,
@@ -30,12 +33,25 @@ class SearchQuery:
         amount_min: Annotated[Decimal | None, amount_query(description="Price/budget range reaches this")] = None,
         amount_max: Annotated[Decimal | None, amount_query()] = None,
         sort: Annotated[str | None, Query(pattern=r"^-?[a-z_]+$", examples=["-published_at"])] = None,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 20,
         offset: Annotated[int, Query(ge=0, le=4900)] = 0,
     ):
         self.params = queries.SearchParams(q=q, field=field, region=region, trl_min=trl_min, trl_max=trl_max,
                                            mode=mode, stage=stage, amount_min=amount_min, amount_max=amount_max,
-                                           sort=sort, limit=limit, offset=offset)
+                                           sort=sort, limit=page_limit(request, limit), offset=offset)
+
+
+class NeedFilters:
+    """What only needs have: the challenge (揭榜挂帅) and the deadline."""
+
+    def __init__(
+        self,
+        challenge: Annotated[bool | None, Query(description="Only 揭榜挂帅 needs (true) or only the others")] = None,
+        deadline_after: Annotated[date | None, Query(
+            description="Still open on this day: deadline on or after it, or no deadline")] = None,
+    ):
+        self.challenge = challenge
+        self.deadline_after = deadline_after
 
 
 @router.get("/achievements", response_model=SearchPage)
@@ -46,6 +62,9 @@ async def search_achievements(principal: Anyone, search: Search, query: Annotate
 
 
 @router.get("/needs", response_model=SearchPage)
-async def search_needs(principal: Anyone, search: Search, query: Annotated[SearchQuery, Depends()]):
-    """Search published needs (confidential firms appear as 某企业)."""
-    return await queries.search(search, ListKind.needs, query.params)
+async def search_needs(principal: Anyone, search: Search, query: Annotated[SearchQuery, Depends()],
+                       needs: Annotated[NeedFilters, Depends()]):
+    """Search published needs (confidential firms appear as 某企业), optionally only challenges or only
+    those still open on a day."""
+    params = replace(query.params, challenge=needs.challenge, deadline_after=needs.deadline_after)
+    return await queries.search(search, ListKind.needs, params)

@@ -4,6 +4,7 @@ The original text is kept for display; `*_n` fields hold the simplified, normali
 query in either script finds documents in either script (DOMAIN.md, "Text is Chinese, in both scripts").
 """
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -17,8 +18,17 @@ def _ts(value: datetime | date | None) -> int | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
+        return day_stamp(value)
     return int(value.timestamp())
+
+
+def day_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def day_stamp(value: date) -> int:
+    """A day as the number a document stores for it (filters compare with the same function)."""
+    return int(datetime(value.year, value.month, value.day).timestamp())
 
 
 def _num(value: Decimal | None) -> float | None:
@@ -48,6 +58,17 @@ def _common(row, org_name: str, owner_key: str, fields: list[str]) -> dict:
     }
 
 
+def ip_number_variants(number: str) -> set[str]:
+    """The ways people write one IP number, so any of them finds it: ZL202110123456.7 is also searched
+    as 202110123456.7, ZL2021101234567, 2021101234567 and (without its check digit) 202110123456."""
+    value = number.lower().replace(" ", "")
+    bare = re.sub(r"^(zl|cn|bs\.?)", "", value)
+    variants = {value, value.replace(".", ""), bare, bare.replace(".", "")}
+    if re.fullmatch(r"\d{12}\.[0-9x]", bare):  # a patent application number: also its 12 digits
+        variants.add(bare[:12])
+    return variants
+
+
 def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dict:
     return {
         **_common(row, org_name, owner_key, [row.field, *row.secondary_fields]),
@@ -60,6 +81,7 @@ def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dic
         "price_min": _num(row.price_min),
         "price_max": _num(row.price_max),
         "ip_types": sorted({ip.get("type") for ip in row.ip if ip.get("type")}),
+        "ip_numbers": sorted({v for ip in row.ip if ip.get("number") for v in ip_number_variants(ip["number"])}),
         "summary_n": normalise(row.summary),
         "description_n": normalise(row.description),
     }
@@ -74,7 +96,8 @@ def need_document(row: Need, org_name: str, owner_key: str) -> dict:
         "budget_negotiable": row.budget_negotiable,
         "budget_min": _num(row.budget_min),
         "budget_max": _num(row.budget_max),
-        "deadline": _ts(row.deadline),
+        "deadline": _ts(row.deadline),  # for filters and sorting
+        "deadline_date": row.deadline.isoformat() if row.deadline else None,  # for display
         "confidential": row.confidential,
         "challenge": row.challenge_reward is not None,
         "summary_n": "",

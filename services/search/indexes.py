@@ -14,7 +14,7 @@ COMMON_FILTERABLE = [
 ]
 SETTINGS: dict[ListKind, dict] = {
     ListKind.achievements: {
-        "searchableAttributes": SEARCHABLE,
+        "searchableAttributes": [*SEARCHABLE, "ip_numbers"],  # patent numbers in their written variants
         "filterableAttributes": [*COMMON_FILTERABLE, "price_min", "price_max", "price_negotiable", "ip_types"],
         "sortableAttributes": ["updated_at", "published_at", "price_min", "trl"],
         "displayedAttributes": [
@@ -32,13 +32,13 @@ SETTINGS: dict[ListKind, dict] = {
         "sortableAttributes": ["updated_at", "published_at", "budget_max", "deadline"],
         "displayedAttributes": [
             "id", "title", "summary", "keywords", "field", "trl", "modes", "budget_negotiable", "budget_min",
-            "budget_max", "deadline", "region", "organisation_id", "organisation_name", "confidential",
+            "budget_max", "deadline", "deadline_date", "region", "organisation_id", "organisation_name", "confidential",
             "challenge", "updated_at", "published_at",
         ],
     },
 }
 for _settings in SETTINGS.values():
-    _settings["displayedAttributes"] += ["title_n", "summary_n", "keywords_n"]  # highlights are on these
+    _settings["displayedAttributes"] += ["title_n", "summary_n", "keywords_n"]  # Meilisearch marks terms here
     _settings.update({
         "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
         "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8}},

@@ -1,11 +1,14 @@
 """Full-text search over the public indexes, with filters built only from validated values."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
 from services.listings import ListingCriteria
+from services.search.documents import day_date, day_stamp
+from services.search.highlight import EM, END, highlight, marked_terms
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
@@ -14,6 +17,7 @@ FACETS = {
     ListKind.achievements: ["field_top", "field", "region", "stage", "trl", "modes"],
     ListKind.needs: ["field_top", "field", "region", "trl", "modes", "challenge"],
 }
+HIGHLIGHTED = ["title_n", "summary_n", "keywords_n"]
 SORTS = {"updated_at", "published_at", "price_min", "trl", "budget_max", "deadline"}
 
 
@@ -26,6 +30,8 @@ def quote(value: str) -> str:
 class SearchParams(ListingCriteria):
     q: str = ""
     stage: Stage | None = None
+    challenge: bool | None = None  # needs only: 揭榜挂帅 or not
+    deadline_after: date | None = None  # needs only: still open on this day (no deadline counts as open)
     sort: str | None = None
     limit: int = 20
     offset: int = 0
@@ -46,6 +52,10 @@ def build_filter(kind: ListKind, params: SearchParams) -> list[str]:
         clauses.append(f"modes = {quote(TransferMode(params.mode).value)}")
     if params.stage and kind == ListKind.achievements:
         clauses.append(f"stage = {quote(Stage(params.stage).value)}")
+    if kind == ListKind.needs and params.challenge is not None:
+        clauses.append(f"challenge = {'true' if params.challenge else 'false'}")
+    if kind == ListKind.needs and params.deadline_after is not None:
+        clauses.append(f"(deadline >= {int(day_stamp(params.deadline_after))} OR deadline IS NULL)")
     prefix = "price" if kind == ListKind.achievements else "budget"
     if params.amount_min is not None:
         clauses.append(f"({prefix}_max >= {params.amount_min:f} OR {prefix}_max IS NULL)")
@@ -70,10 +80,10 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
     variants = default_thesaurus().query_variants(params.q) if params.q.strip() else [""]
     body = {
         "filter": build_filter(kind, params),
-        "attributesToHighlight": ["title_n", "summary_n", "keywords_n"],
-        "highlightPreTag": "<em>",
-        "highlightPostTag": "</em>",
-        "attributesToCrop": ["summary_n"],
+        "attributesToHighlight": HIGHLIGHTED,
+        "highlightPreTag": EM,
+        "highlightPostTag": END,
+        "attributesToCrop": ["summary_n"],  # only the marked terms are read from these
         "cropLength": 40,
         "showRankingScore": True,
     }
@@ -89,15 +99,23 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
         result = await indexes.client.multi_search(queries, federation={
             "limit": params.limit, "offset": params.offset, "facetsByIndex": {uid: FACETS[kind]},
             "mergeFacets": {}})
-    hits = []
-    for hit in result["hits"]:
-        formatted = hit.get("_formatted", {})
-        highlight = {
-            name: formatted[name] if isinstance(formatted.get(name), str) else " ".join(formatted.get(name) or [])
-            for name in ("title_n", "summary_n", "keywords_n") if formatted.get(name) and "<em>" in str(formatted[name])
-        }
-        hits.append(SearchHit(**{k: v for k, v in hit.items() if k in SearchHit.model_fields},
-                              highlight=highlight, score=hit.get("_rankingScore")))
+    hits = [_hit(hit) for hit in result["hits"]]
     return SearchPage(query=params.q, total=result.get("estimatedTotalHits", len(hits)), offset=params.offset,
                       limit=params.limit, hits=hits, facets=result.get("facetDistribution", {}),
                       processing_ms=result.get("processingTimeMs", 0))
+
+
+def _hit(hit: dict) -> SearchHit:
+    """A hit as the API shows it: highlights over the original title and summary (as written, in
+    either script), from the terms Meilisearch marked in the normalised text."""
+    formatted = hit.get("_formatted", {})
+    terms = set()
+    for name in HIGHLIGHTED:
+        value = formatted.get(name)
+        for text in value if isinstance(value, list) else [value or ""]:
+            terms |= marked_terms(text)
+    marked = {name: highlight(hit.get(name) or "", terms) for name in ("title", "summary")}
+    fields = {k: v for k, v in hit.items() if k in SearchHit.model_fields}
+    if "deadline_date" in hit:
+        fields["deadline"] = day_date(hit["deadline_date"])
+    return SearchHit(**fields, highlight={k: v for k, v in marked.items() if v}, score=hit.get("_rankingScore"))

@@ -39,7 +39,7 @@ async def test_results_keep_original_text_with_highlights_and_facets(client, mar
     body = (await client.get("/v1/search/achievements", params={"q": "氢能储运"})).json()
     hit = body["hits"][0]
     assert hit["title"] == "氫能儲運裝備的關鍵材料"  # displayed as posted
-    assert "<em>" in hit["highlight"]["title_n"]
+    assert hit["highlight"]["title"].startswith("<em>氫能")  # over the title as written
     assert "contact" not in hit and "owner_org" not in hit
     everything = (await client.get("/v1/search/achievements")).json()
     assert everything["facets"]["field_top"] == {"advanced_energy": 1, "rail_transit": 1}
@@ -120,3 +120,44 @@ async def test_thesaurus_equivalents_find_each_other(client, market, sync):
     body = (await client.get("/v1/search/achievements", params={"q": "鋰電 熱失控"})).json()
     assert [h["id"] for h in body["hits"]][:1] == [battery["id"]]
     assert body["facets"]["field_top"]["green_low_carbon"] == 1
+
+
+def _plain(marked: str) -> str:
+    return marked.replace("<em>", "").replace("</em>", "")
+
+
+@pytest.mark.parametrize(("query", "title", "summary"), [
+    ("氢能储运", "<em>氫能儲運</em>裝備的關鍵材料", "面向高壓氫氣<em>儲運</em>的複合材料氣瓶內膽技術。"),
+    ("關鍵材料", "氫能儲運裝備的<em>關鍵材料</em>", "面向高壓氫氣儲運的複合<em>材料</em>氣瓶內膽技術。"),
+])
+async def test_highlights_are_over_the_traditional_text_as_written(client, market, sync, query, title, summary):
+    await _publish_pair(market)
+    await sync()
+    hit = (await client.get("/v1/search/achievements", params={"q": query})).json()["hits"][0]
+    assert _plain(hit["highlight"]["title"]) == hit["title"] == HYDROGEN_TRAD["title"]
+    assert hit["highlight"]["title"] == title
+    assert hit["highlight"]["summary"] == summary
+
+
+@pytest.mark.parametrize("query", ["ZL202110123456.7", "zl202110123456.7", "202110123456.7", "2021101234567",
+                                   "ZL2021101234567", "202110123456"])
+async def test_a_patent_number_finds_its_achievement_however_it_is_written(client, market, sync, query):
+    uni = await market.organisation("university")
+    patented = await create_listing(market, "achievements", uni, external_id="IP-1", **HYDROGEN_TRAD)
+    await create_listing(market, "achievements", uni, external_id="IP-2", **RAIL_SIMPL,
+                         ip=[{"type": "invention_patent", "number": "ZL202210654321.8"}])
+    await sync()
+    hits = (await client.get("/v1/search/achievements", params={"q": query})).json()["hits"]
+    assert [h["id"] for h in hits] == [patented["id"]]
+
+
+async def test_need_hits_carry_deadline_challenge_and_money_as_strings(client, market, sync):
+    firm = await market.organisation("enterprise")
+    need = await create_listing(market, "needs", firm, deadline="2027-06-30",
+                                challenge={"reward": "500000.00", "opens": "2026-11-01", "closes": "2027-03-31"})
+    await sync()
+    hit = (await client.get("/v1/search/needs", params={"q": "采茶"})).json()["hits"][0]
+    assert hit["id"] == need["id"]
+    assert (hit["deadline"], hit["challenge"]) == ("2027-06-30", True)
+    assert (hit["budget_min"], hit["budget_max"]) == ("300000.00", "800000.00")
+    assert hit["modes"] == ["co_development", "licence"]

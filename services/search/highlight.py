@@ -1,0 +1,102 @@
+"""Highlights over the text as its author wrote it (traditional script, full-width letters…).
+
+Meilisearch matches the normalised text (`*_n`, services.text.normalise); the terms it marked there are
+found again in the normalised form of the original, and each span is mapped back through an alignment
+of the original with its normalised form, built character by character. OpenCC converts some phrases
+as a whole (執行緒 → 线程: three characters become two); where one character alone does not give what
+the phrase gave, the smallest run of characters on both sides that normalise alike is aligned as one
+block, and a highlight inside it covers the whole block.
+"""
+
+import functools
+import re
+
+from services.text import normalise
+
+EM, END = "<em>", "</em>"
+_MARKED = re.compile(re.escape(EM) + "(.*?)" + re.escape(END), re.S)
+_BLOCK = 8  # the longest phrase OpenCC converts as a whole, in characters, with room to spare
+
+
+def marked_terms(formatted: str) -> set[str]:
+    """The terms Meilisearch wrapped in <em> in a formatted (normalised) text."""
+    return {term for term in _MARKED.findall(formatted) if term.strip()}
+
+
+@functools.lru_cache(maxsize=20_000)
+def _one(character: str) -> str:
+    return normalise(character)
+
+
+def align(original: str) -> tuple[str, list[tuple[int, int]]]:
+    """The normalised text, and for each of its characters the span of the original it comes from."""
+    target = normalise(original)
+    spans: list[tuple[int, int]] = []
+    began: dict[int, int] = {}  # original index → where its normalised form begins
+    i = 0
+    while i < len(original) and len(spans) < len(target):
+        j = began[i] = len(spans)
+        if original[i].isspace():  # runs of whitespace became one space, or nothing at either end
+            if target[j] == " " and (i == 0 or not original[i - 1].isspace()):
+                spans.append((i, i + 1))
+            i += 1
+            continue
+        piece = _one(original[i])
+        if piece and target.startswith(piece, j):
+            spans += [(i, i + 1)] * len(piece)
+            i += 1
+            continue
+        # A phrase converted as a whole may have begun a few characters back (軟 → 软 alone, but
+        # 軟體 → 软件): retry from there with blocks that reach past this character.
+        for back in range(min(_BLOCK, i) + 1):
+            start = i - back
+            if start not in began or original[start].isspace():
+                continue
+            block = _block(original, start, target, began[start], back + 1)
+            if block is not None:
+                del spans[began[start]:]
+                a, b = block
+                spans += [(start, start + a)] * b
+                i = start + a
+                break
+        else:  # cannot align the rest: leave it unmapped rather than guess
+            break
+    return target, spans
+
+
+def _block(original: str, i: int, target: str, j: int, least: int) -> tuple[int, int] | None:
+    for a in range(least, _BLOCK + 1):
+        converted = normalise(original[i:i + a])
+        if converted and target.startswith(converted, j):
+            return a, len(converted)
+    return None
+
+
+def highlight(original: str, terms: set[str]) -> str | None:
+    """The original text with every occurrence of the terms wrapped in <em>…</em>; None when none occurs."""
+    if not original or not terms:
+        return None
+    target, spans = align(original)
+    marks: list[tuple[int, int]] = []
+    for term in terms:
+        term = normalise(term)
+        start = target.find(term) if term else -1
+        while start != -1:
+            end = start + len(term)
+            if end <= len(spans):
+                marks.append((spans[start][0], spans[end - 1][1]))
+            start = target.find(term, end)
+    if not marks:
+        return None
+    merged: list[list[int]] = []
+    for start, end in sorted(marks):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [original[at:start], EM, original[start:end], END]
+        at = end
+    out.append(original[at:])
+    return "".join(out)
