@@ -108,3 +108,22 @@ async def test_api_key_for_an_organisation_that_does_not_exist_is_404(client, ma
     response = await client.post(f"/v1/organisations/{UUID}/api-keys", headers=operator.headers,
                                  json={"name": "sync", "scopes": ["read"]})
     assert response.status_code == 404 and response.json()["code"] == "organisation.not_found"
+
+
+@pytest.mark.parametrize("upload", [False, True], ids=["json", "multipart"])
+async def test_chunked_body_over_the_limit_is_413(client, market, app, upload):
+    """No Content-Length: the limit is found while reading, where the framework used to turn it into 400."""
+    uni = await market.organisation("university")
+    limit = app.state.settings.max_body_bytes
+
+    async def chunks():
+        if upload:
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="rows.jsonl"\r\n\r\n'
+        for _ in range(limit // 2**20 + 2):
+            yield b"x" * 2**20
+
+    content_type = "multipart/form-data; boundary=b" if upload else "application/json"
+    response = await client.post("/v1/imports/achievements" if upload else "/v1/achievements", content=chunks(),
+                                 headers=uni.headers | {"content-type": content_type})
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "request.too_large"
