@@ -4,6 +4,7 @@ import logging
 import secrets
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,7 +69,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         try:
@@ -91,8 +92,11 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTPException, so FastAPI passes it on: it turns any other error while reading a body into 400."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request body exceeds {max_bytes} bytes")
 
 
 class UnexpectedErrors:

@@ -1,9 +1,20 @@
 """Shapes shared by every resource: the problem document, pages, money."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
+
+from schemas.validators import storable_datetime
 
 T = TypeVar("T")
 
@@ -13,6 +24,9 @@ Money = Annotated[
     Field(ge=0, max_digits=14, decimal_places=2, examples=["500000.00"]),
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
 ]
+
+# A datetime from a client (body or query): its UTC instant must exist, or the database driver fails.
+Instant = Annotated[datetime, AfterValidator(storable_datetime)]
 
 
 class FieldError(BaseModel):

@@ -1,6 +1,7 @@
 """Validators of Chinese identifiers: pure functions, used by the API models and the import."""
 
 import re
+from datetime import UTC, datetime
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -83,3 +84,13 @@ def find_forbidden_characters(value, path: tuple = ()) -> tuple | None:
             if (found := find_forbidden_characters(item, (*path, index))) is not None:
                 return found
     return None
+
+
+def storable_datetime(value: datetime) -> datetime:
+    """A datetime the database driver can convert to UTC: `0001-01-01T00:00:00+14:00` is a valid
+    Python datetime whose UTC instant falls before year 1."""
+    try:
+        value.astimezone(UTC)  # a time without zone is local, as the driver reads it
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("datetime out of range: its UTC time must fall within years 1 to 9999") from exc
+    return value

@@ -81,6 +81,12 @@ def _decode(settings, token: str, typ: str) -> dict:
         raise Unauthenticated("token invalid", code="auth.token_invalid") from exc
     if claims.get("typ") != typ:
         raise Unauthenticated(f"not an {typ} token", code="auth.token_invalid")
+    try:  # ids we issued are UUIDs; anything else was made by someone holding the key, or is garbage
+        claims["sub"] = uuid.UUID(str(claims["sub"]))
+        if typ == "refresh":
+            claims["jti"] = uuid.UUID(str(claims["jti"]))
+    except (KeyError, ValueError) as exc:
+        raise Unauthenticated("token invalid", code="auth.token_invalid") from exc
     return claims
 
 
@@ -94,7 +100,7 @@ async def login(session: AsyncSession, settings, email: str, password: str) -> d
 async def refresh(session: AsyncSession, settings, token: str) -> dict:
     """Rotates the refresh token: the old one is revoked, a reused one is refused."""
     claims = _decode(settings, token, "refresh")
-    row = await session.get(RefreshToken, uuid.UUID(claims["jti"]), with_for_update=True)
+    row = await session.get(RefreshToken, claims["jti"], with_for_update=True)
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("refresh token revoked", code="auth.token_revoked")
     row.revoked_at = _now()
@@ -107,7 +113,7 @@ async def refresh(session: AsyncSession, settings, token: str) -> dict:
 async def logout(session: AsyncSession, settings, token: str) -> None:
     claims = _decode(settings, token, "refresh")
     await session.execute(
-        update(RefreshToken).where(RefreshToken.id == uuid.UUID(claims["jti"])).values(revoked_at=_now())
+        update(RefreshToken).where(RefreshToken.id == claims["jti"]).values(revoked_at=_now())
     )
 
 
@@ -119,6 +125,7 @@ def _key_hash(secret: str) -> str:
 
 
 async def create_api_key(session: AsyncSession, principal: Principal, org_id: uuid.UUID, body: ApiKeyCreate):
+    await get_organisation(session, org_id)
     await _require_org_admin(session, principal, org_id)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
@@ -154,7 +161,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uu
 async def principal_from_bearer(session: AsyncSession, settings, token: str) -> Principal:
     claims = _decode(settings, token, "access")
     row = (await session.execute(
-        select(User, Organisation.kind).join(Organisation).where(User.id == uuid.UUID(claims["sub"]))
+        select(User, Organisation.kind).join(Organisation).where(User.id == claims["sub"])
     )).first()
     if row is None or not row[0].active:
         raise Unauthenticated("user is not active", code="auth.token_revoked")

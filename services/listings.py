@@ -23,7 +23,7 @@ from services import audit, outbox
 from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_after_edit
-from services.pagination import decode_cursor, page
+from services.pagination import decode_cursor, instant, page
 from services.principal import Principal
 from services.taxonomy import taxonomy
 
@@ -365,7 +365,7 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
     if name not in SORTS:
         raise Invalid(f"sort by one of {sorted(SORTS)}", code="pagination.invalid_sort", field="query.sort")
     column = getattr(table, name)
-    after = decode_cursor(cursor, (datetime.fromisoformat, uuid.UUID))
+    after = decode_cursor(cursor, (instant, uuid.UUID))
     if after:
         stmt = stmt.where(_after(column, table.id, after[0], after[1], descending))
     order = (column.desc().nulls_last(), table.id.desc()) if descending else (column.asc().nulls_last(), table.id)

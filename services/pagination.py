@@ -2,10 +2,12 @@
 
 import base64
 import json
+import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from schemas.validators import has_forbidden_characters
+from schemas.validators import has_forbidden_characters, storable_datetime
 from services.errors import Invalid
 
 
@@ -19,6 +21,21 @@ def bigint(value: Any) -> int:
     number = int(value)
     if not -(2**63) <= number < 2**63:
         raise ValueError("out of range")
+    return number
+
+
+def instant(value: Any) -> datetime:
+    """A timestamp with its zone that the database driver can convert to UTC."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return storable_datetime(moment)
+
+
+def finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
     return number
 
 

@@ -1,13 +1,12 @@
 """The audit log: operators read all of it, organisation admins their own organisation's."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from market.api.deps import Pagination, Session
 from market.auth import OrgManager
-from schemas.common import Page
+from schemas.common import Instant, Page
 from schemas.identity import AuditEventRead
 from services import audit
 from services.pagination import bigint, decode_cursor, page
@@ -21,8 +20,8 @@ async def audit_list(
     object_type: Annotated[str | None, Query(max_length=40, examples=["need"])] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Annotated[str | None, Query(max_length=64, description="A user or API key id")] = None,
-    since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="Up to this time (exclusive)")] = None,
+    since: Annotated[Instant | None, Query(description="From this time (inclusive)")] = None,
+    until: Annotated[Instant | None, Query(description="Up to this time (exclusive)")] = None,
 ):
     """Every write, newest first, filtered by object, actor and time range; and every read of a
     confidential firm's identity (`need.identity_revealed`: who, when, through which `lead_id`).

@@ -2,7 +2,6 @@
 both routers; operationIds stay `achievements_create`, `needs_approve`, …"""
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from market.api.deps import Pagination, Session, amount_query
 from market.auth import Anyone, ListingWriter, Operator
-from schemas.common import Page
+from schemas.common import Instant, Page
 from schemas.enums import ListingStatus, TransferMode
 from schemas.listings import (
     AchievementCreate,
@@ -58,7 +57,7 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
         amount_max: Annotated[Decimal | None, amount_query(description=f"{amount} range overlaps this maximum")] = None,
         status_: Annotated[ListingStatus | None, Query(alias="status")] = None,
         organisation_id: uuid.UUID | None = None,
-        updated_since: datetime | None = None,
+        updated_since: Instant | None = None,
         sort: Annotated[str, Query(pattern=r"^-?(updated_at|published_at|created_at)$")] = "-updated_at",
     ):
         """Published listings for everyone; an organisation also sees its own drafts, operators see all.

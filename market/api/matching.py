@@ -13,7 +13,7 @@ from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
 from services import leads
 from services.matching import ENGINE_VERSION
 from services.matching.engine import live_matches
-from services.pagination import decode_cursor, page
+from services.pagination import decode_cursor, finite, page
 from services.principal import Principal
 
 router = APIRouter(tags=["matching"])
@@ -61,7 +61,7 @@ async def leads_list(
     """Leads, best score first: brokers and operators see all, an organisation those of its listings."""
     rows = await leads.list_leads(session, principal, need_id=need_id, achievement_id=achievement_id,
                                   status=status_, source=source, min_score=min_score, limit=pagination.limit,
-                                  after=decode_cursor(pagination.cursor, (float, uuid.UUID)))
+                                  after=decode_cursor(pagination.cursor, (finite, uuid.UUID)))
     rows, cursor = page(rows, pagination.limit, lambda r: [r[0].score, str(r[0].id)])
     return Page(items=[leads.read(session, principal, row) for row in rows], next_cursor=cursor)
 
