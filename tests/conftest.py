@@ -108,8 +108,8 @@ def sync(ctx, search):
     """Runs the worker's job until the outbox is drained: what tests wait on instead of the clock."""
     from services.worker import drain
 
-    async def run(include_delayed: bool = False) -> int:
-        return await drain(ctx, include_delayed)
+    async def run(include_delayed: bool = False, clock=None) -> int:
+        return await drain(ctx, include_delayed, clock)
 
     return run
 

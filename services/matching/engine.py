@@ -7,6 +7,7 @@ term. We combine the per-term scores ourselves as a noisy-OR: every matched term
 saturating towards 1.
 """
 
+import asyncio
 import bisect
 import math
 import uuid
@@ -96,7 +97,7 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
                         only: uuid.UUID | None = None) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs);
     `only` restricts to one counterpart, to score a pair a broker chose."""
-    terms = terms_of_row(row)
+    terms = await asyncio.to_thread(terms_of_row, row)  # segmentation is CPU work: off the event loop
     if not terms:
         return []
     other = counterpart(kind)
@@ -157,6 +158,7 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
+    await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
     matches = await match_listing(search, settings, kind, row[0], limit)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other = listings.SPECS[counterpart(kind)].table

@@ -149,3 +149,35 @@ async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
     live = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
     lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
     assert lead["score"] == live["score"]
+
+
+async def test_a_live_match_gives_its_database_connection_back_while_meilisearch_answers(client, market, ctx, sync):
+    """Under load a pooled connection held across Meilisearch's answer starves the pool: the request reads
+    the listing, gives the connection back, then asks Meilisearch."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    _, _, _, need = await _picker_and_need(market, sync)
+    held: dict[object, asyncio.Task] = {}
+    pool = ctx.engine.sync_engine
+    on_checkout = lambda conn, record, proxy: held.__setitem__(record, asyncio.current_task())  # noqa: E731
+    on_checkin = lambda conn, record: held.pop(record, None)  # noqa: E731
+    event.listen(pool, "checkout", on_checkout)
+    event.listen(pool, "checkin", on_checkin)
+    original = ctx.search.client.multi_search
+    during: list[int] = []
+
+    async def observed(queries):
+        during.append(sum(task is asyncio.current_task() for task in held.values()))
+        return await original(queries)
+
+    ctx.search.client.multi_search = observed
+    try:
+        response = await client.get(f"/v1/needs/{need['id']}/matches")
+    finally:
+        ctx.search.client.multi_search = original
+        event.remove(pool, "checkout", on_checkout)
+        event.remove(pool, "checkin", on_checkin)
+    assert response.status_code == 200 and response.json()["matches"]
+    assert during == [0], "the request held a pooled connection while waiting on Meilisearch"
