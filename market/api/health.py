@@ -18,6 +18,7 @@ class Readiness(BaseModel):
     status: str = Field(examples=["ok"], description="`ok`, or `unavailable` naming what is down")
     postgres: str = Field(examples=["ok"])
     meilisearch: str = Field(examples=["ok"])
+    text: str = Field(examples=["ok"], description="The segmenter and thesaurus: `loading` for seconds after start")
 
 
 @router.get("/health", response_model=Health)
@@ -28,7 +29,8 @@ async def health_live() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def health_ready(request: Request, search: Search):
-    """PostgreSQL and Meilisearch are reachable; 503 names the one that is not."""
+    """PostgreSQL and Meilisearch are reachable and the segmenter and thesaurus are loaded; 503 names
+    what is not."""
     postgres = meilisearch = "ok"
     try:
         async with request.app.state.engine.connect() as conn:
@@ -39,6 +41,7 @@ async def health_ready(request: Request, search: Search):
         await search.client.health()
     except Exception as exc:
         meilisearch = f"unavailable: {type(exc).__name__}"
-    body = Readiness(status="ok" if postgres == meilisearch == "ok" else "unavailable",
-                     postgres=postgres, meilisearch=meilisearch)
+    text_ = "ok" if getattr(request.app.state, "text_loaded", False) else "loading"
+    body = Readiness(status="ok" if postgres == meilisearch == text_ == "ok" else "unavailable",
+                     postgres=postgres, meilisearch=meilisearch, text=text_)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
