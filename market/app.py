@@ -1,5 +1,6 @@
 """create_app(settings) -> FastAPI: routers, middleware, error handlers and the lifespan."""
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from market.settings import Settings
 from services.context import ServiceContext
 from services.ratelimit import RateLimiter
 from services.search.client import SearchUnavailable
+from services.text import default_thesaurus, extract_terms
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,23 @@ async def _ensure_indexes(ctx: ServiceContext) -> None:
         log.warning("Meilisearch unavailable at start; search answers 503 until it returns")
 
 
+def load_text() -> None:
+    """The script converter, the thesaurus and the segmenter with its dictionary: seconds of loading
+    that the first live match or search would otherwise pay."""
+    default_thesaurus()
+    extract_terms("氫能儲運裝備的關鍵材料")
+
+
+async def _load_text(app: FastAPI) -> None:
+    """At start, off the event loop; `/ready` answers 503 until it is done."""
+    try:
+        await asyncio.to_thread(load_text)
+    except Exception:
+        log.exception("loading the segmenter and thesaurus failed; /ready stays unavailable")
+        return
+    app.state.text_loaded = True
+
+
 def operation_id(route: APIRoute) -> str:
     """operationIds are the route function's name, `resource_action`, so generated clients don't churn."""
     return route.name
@@ -74,8 +93,11 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.engine = ctx.engine
             app.state.sessions = ctx.sessions
             app.state.search = ctx.search
+            app.state.text_loaded = False
+            app.state.text_loading = asyncio.create_task(_load_text(app))
             await _ensure_indexes(ctx)
             yield
+            app.state.text_loading.cancel()
 
     app = FastAPI(
         title="科创通 Market API",

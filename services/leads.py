@@ -70,7 +70,10 @@ def read(session: AsyncSession, principal: Principal, row) -> LeadRead:
 
 async def list_leads(session: AsyncSession, principal: Principal, *, need_id: uuid.UUID | None,
                      achievement_id: uuid.UUID | None, status: LeadStatus | None, source: LeadSource | None,
-                     min_score: float | None, limit: int, after: list | None):
+                     min_score: float | None, limit: int, after: list | None, view: ListKind | None = None):
+    """Best score first; or, with a `view`, one side's own top K in its rank order (`needs`: the leads
+    in each need's top K by `need_rank`; `achievements`: by `achievement_rank`). The cursor is the sort
+    key: (score, id), or (rank, id) with a view."""
     stmt = readable(principal)
     for column, value in ((Lead.need_id, need_id), (Lead.achievement_id, achievement_id), (Lead.status, status),
                           (Lead.source, source)):
@@ -78,6 +81,12 @@ async def list_leads(session: AsyncSession, principal: Principal, *, need_id: uu
             stmt = stmt.where(column == value)
     if min_score is not None:
         stmt = stmt.where(Lead.score >= min_score)
+    if view is not None:
+        rank = Lead.need_rank if view == ListKind.needs else Lead.achievement_rank
+        stmt = stmt.where(rank.is_not(None))
+        if after:
+            stmt = stmt.where(or_(rank > after[0], (rank == after[0]) & (Lead.id > after[1])))
+        return (await session.execute(stmt.order_by(rank, Lead.id).limit(limit + 1))).all()
     if after:
         score, last_id = after
         stmt = stmt.where(or_(Lead.score < score, (Lead.score == score) & (Lead.id > last_id)))

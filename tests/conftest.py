@@ -54,6 +54,7 @@ def settings(tmp_path_factory) -> Settings:
 async def app(settings):
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        await application.state.text_loading  # the segmenter and thesaurus, loaded at start
         yield application
 
 

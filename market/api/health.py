@@ -25,6 +25,7 @@ class Readiness(BaseModel):
     index_lag_seconds: float | None = Field(
         None, description="How long the oldest listing change has waited to reach search and the leads")
     outbox: list[BacklogEntry] = Field(default_factory=list, description="The backlog per aggregate type")
+    text: str = Field(examples=["ok"], description="The segmenter and thesaurus: `loading` for seconds after start")
 
 
 @router.get("/health", response_model=Health)
@@ -35,10 +36,12 @@ async def health_live() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def health_ready(request: Request, search: Search):
-    """PostgreSQL and Meilisearch are reachable (503 names the one that is not), and how far the workers
-    lag: the outbox backlog per aggregate type, and the index lag in seconds."""
+    """PostgreSQL and Meilisearch are reachable and the segmenter and thesaurus are loaded (503 names
+    what is not), and how far the workers lag: the outbox backlog per aggregate type, and the index lag
+    in seconds."""
     settings = request.app.state.settings
-    body = Readiness(status="ok", postgres="ok", meilisearch="ok")
+    text_ = "ok" if getattr(request.app.state, "text_loaded", False) else "loading"
+    body = Readiness(status="ok", postgres="ok", meilisearch="ok", text=text_)
     try:
         async with request.app.state.sessions() as session:
             lag = await backlog.backlog(session, by_topic=False)
@@ -51,7 +54,7 @@ async def health_ready(request: Request, search: Search):
         await search.client.health()
     except Exception as exc:
         body.meilisearch = f"unavailable: {type(exc).__name__}"
-    if "ok" != body.postgres or "ok" != body.meilisearch:
+    if "ok" != body.postgres or "ok" != body.meilisearch or "ok" != body.text:
         body.status = "unavailable"
     elif body.index_lag_seconds is not None and body.index_lag_seconds > settings.outbox_lag_degraded_seconds:
         body.status = "degraded"

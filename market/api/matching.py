@@ -1,7 +1,7 @@
 """Live matches of one listing, and the persisted leads."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -13,7 +13,7 @@ from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
 from services import leads
 from services.matching import ENGINE_VERSION
 from services.matching.engine import live_matches
-from services.pagination import decode_cursor, finite, page
+from services.pagination import bigint, decode_cursor, finite, page
 from services.principal import Principal
 
 router = APIRouter(tags=["matching"])
@@ -57,12 +57,24 @@ async def leads_list(
     status_: Annotated[LeadStatus | None, Query(alias="status")] = LeadStatus.active,
     source: LeadSource | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    view: Annotated[Literal["need", "achievement"] | None, Query(
+        description="`need`: the need's own top K (its live matches, persisted) in `need_rank` order; "
+                    "`achievement`: the achievement's own top K in `achievement_rank` order")] = None,
 ):
-    """Leads, best score first: brokers and operators see all, an organisation those of its listings."""
+    """Leads: brokers and operators see all, an organisation those of its listings.
+
+    Without `view`, best score first: a need's leads then also include pairs that exist only because
+    the achievement ranked the need in its own top K (and manual leads). With `view=need` (and
+    `need_id`) the answer is the need's own top K in rank order, as `GET /v1/needs/{id}/matches`
+    ranks them; `view=achievement` (and `achievement_id`) likewise for an achievement."""
+    side = {"need": ListKind.needs, "achievement": ListKind.achievements}.get(view or "")
+    key = (lambda r: [r[0].need_rank, str(r[0].id)]) if side == ListKind.needs else (
+        (lambda r: [r[0].achievement_rank, str(r[0].id)]) if side else (lambda r: [r[0].score, str(r[0].id)]))
     rows = await leads.list_leads(session, principal, need_id=need_id, achievement_id=achievement_id,
                                   status=status_, source=source, min_score=min_score, limit=pagination.limit,
-                                  after=decode_cursor(pagination.cursor, (finite, uuid.UUID)))
-    rows, cursor = page(rows, pagination.limit, lambda r: [r[0].score, str(r[0].id)])
+                                  after=decode_cursor(pagination.cursor, (bigint if side else finite, uuid.UUID)),
+                                  view=side)
+    rows, cursor = page(rows, pagination.limit, key)
     return Page(items=[leads.read(session, principal, row) for row in rows], next_cursor=cursor)
 
 

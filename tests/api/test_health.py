@@ -12,8 +12,8 @@ async def test_health_is_alive(client):
 async def test_ready_reports_both_services(client):
     response = await client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "postgres": "ok", "meilisearch": "ok", "outbox_pending": 0,
-                               "index_lag_seconds": 0.0, "outbox": []}
+    assert response.json() == {"status": "ok", "postgres": "ok", "meilisearch": "ok", "text": "ok",
+                               "outbox_pending": 0, "index_lag_seconds": 0.0, "outbox": []}
 
 
 async def test_ready_and_the_backlog_say_how_far_the_workers_lag(client, market, app, sync):
@@ -40,6 +40,33 @@ async def test_ready_and_the_backlog_say_how_far_the_workers_lag(client, market,
     status = (await client.get(f"/v1/achievements/{listing['id']}/sync-status")).json()
     assert status["current"] is True and status["pending_events"] == 0 and status["last_processed_at"]
     assert (await client.get("/v1/ops/backlog", headers=operator.headers)).json()["pending"] == 0
+
+
+async def test_not_ready_until_the_segmenter_and_thesaurus_are_loaded(settings, monkeypatch):
+    import threading
+
+    import httpx
+
+    from market import app as application
+
+    loaded = threading.Event()
+    monkeypatch.setattr(application, "load_text", lambda: loaded.wait(30))  # a slow first load
+    fresh = application.create_app(settings)
+    async with fresh.router.lifespan_context(fresh):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fresh), base_url="http://test") as client:
+            loading = await client.get("/ready")
+            assert loading.status_code == 503 and loading.json()["text"] == "loading"
+            assert (await client.get("/health")).status_code == 200  # alive meanwhile
+            loaded.set()
+            await fresh.state.text_loading
+            ready = (await client.get("/ready")).json()
+            assert (ready["status"], ready["text"]) == ("ok", "ok")
+
+
+async def test_the_segmenter_is_loaded_at_start(app):
+    from services import text
+
+    assert text._extractor is not None and app.state.text_loaded
 
 
 async def test_every_response_carries_a_request_id(client):
