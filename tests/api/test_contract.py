@@ -59,3 +59,12 @@ async def test_taxonomy_is_served_from_seed_data(client):
     assert {"advanced_energy", "advanced_energy.hydrogen", "digital_intelligence.humanoid_robots"} <= codes
     regions = (await client.get("/v1/taxonomy/regions")).json()
     assert regions[0]["scope"] == "cd"
+
+
+def test_committed_openapi_document_is_the_apps():
+    """openapi.json at the root is what the frontend generates its client from: it must be current."""
+    from market.openapi import DOCUMENT, contract_app, render
+
+    assert DOCUMENT.exists(), "openapi.json is missing: run `make openapi`"
+    assert DOCUMENT.read_text(encoding="utf-8") == render(contract_app()), \
+        "openapi.json differs from the app's document: run `make openapi` and commit it"
