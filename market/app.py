@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from market import errors
+from market import errors, openapi
 from market.api import ROUTERS
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
@@ -76,10 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        responses=errors.PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

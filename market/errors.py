@@ -16,12 +16,6 @@ log = logging.getLogger("market.errors")
 PROBLEM_TYPE_BASE = "https://market.example.cn/problems/"
 MEDIA_TYPE = "application/problem+json"
 
-# Every route documents these; a generated client gets one error type for all of them.
-PROBLEM_RESPONSES = {
-    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": HTTPStatus(status).phrase}
-    for status in (400, 401, 403, 404, 409, 422, 429)
-}
-
 _HTTP_CODES = {
     400: "bad_request", 401: "auth.unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 413: "request.too_large", 415: "request.unsupported_media_type",
