@@ -5,9 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
 
 from market import errors, openapi
 from market.api import ROUTERS
+from market.cors import cors_options
+from market.etags import ETags
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
@@ -83,5 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ETags)
     app.add_middleware(RequestContext)
+    app.add_middleware(CORSMiddleware, **cors_options(settings))
     return app

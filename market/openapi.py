@@ -103,6 +103,27 @@ def _summary(route: APIRoute) -> str:
     return sentence if len(sentence) <= 90 else sentence[:87].rsplit(" ", 1)[0] + " …"
 
 
+ETAG_HEADER = {"ETag": {"description": "Version of this representation; send it back in If-Match / If-None-Match",
+                        "schema": {"type": "string"}}}
+
+
+def _conditional(operation: dict, route: APIRoute) -> None:
+    """ETag on what GET and PATCH answer; If-None-Match (304) on GET, If-Match (412) on PATCH (market/etags.py)."""
+    method = "GET" if "GET" in route.methods else "PATCH" if "PATCH" in route.methods else None
+    if method is None:
+        return
+    for code, response in operation["responses"].items():
+        if code == "200":
+            response.setdefault("headers", {}).update(ETAG_HEADER)
+    name, meaning = (("If-None-Match", "An ETag you hold: 304 without a body when it is still current")
+                     if method == "GET" else
+                     ("If-Match", "The ETag you read: 412 `precondition_failed` when someone changed it since"))
+    operation.setdefault("parameters", []).append(
+        {"name": name, "in": "header", "required": False, "description": meaning, "schema": {"type": "string"}})
+    if method == "GET":
+        operation["responses"]["304"] = {"description": "Not modified: your copy (If-None-Match) is current"}
+
+
 def _enum_descriptions(schemas: dict) -> None:
     for schema in schemas.values():
         if "enum" in schema:
@@ -173,6 +194,7 @@ def finish(spec: dict, routes: list[APIRoute]) -> dict:
             route = by_id[operation["operationId"]]
             operation["summary"] = _summary(route)
             responses = operation["responses"]
+            _conditional(operation, route)
             for status in problem_statuses(route):
                 declared = responses.setdefault(str(status), {})
                 content = declared.setdefault("content", {})

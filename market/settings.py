@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     rate_limit_per_minute: int = 1200
     login_attempts_per_minute: int = 10  # per account; ten times that per address
+    cors_origins: str = Field("", description="Comma-separated frontend origins allowed by CORS; none by default")
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").
     match_top_k: int = 20
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SECRET_KEY must be set to a real secret in production")
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def meili_binary_candidates(self) -> list[Path]:

@@ -4,8 +4,13 @@ from decimal import Decimal
 from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
+from typing_extensions import TypeAliasType
 
 T = TypeVar("T")
+
+# Any JSON value, named, so clients get a recursive type instead of `unknown` (audit changes).
+JsonValue = TypeAliasType(
+    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]")
 
 # Money travels as a decimal string with two places ("1500000.00"): exact, and safe for JavaScript.
 Money = Annotated[
