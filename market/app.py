@@ -11,6 +11,7 @@ from market import errors, openapi
 from market.api import ROUTERS
 from market.cors import cors_options
 from market.etags import ETags
+from market.idempotency import IdempotencyKeys
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ETags)
     app.add_middleware(RequestContext)

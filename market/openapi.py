@@ -124,6 +124,17 @@ def _conditional(operation: dict, route: APIRoute) -> None:
         operation["responses"]["304"] = {"description": "Not modified: your copy (If-None-Match) is current"}
 
 
+def _idempotent(operation: dict, route: APIRoute) -> None:
+    """POSTs take an Idempotency-Key (market/idempotency.py); auth endpoints are not keyed."""
+    if "POST" not in route.methods or NO_CONFLICT_TAGS & set(route.tags):
+        return
+    operation.setdefault("parameters", []).append({
+        "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+        "description": "A key you choose per intended effect (a UUID): a retry with it within 24 h gets the first "
+                       "answer (header `Idempotency-Replayed: true`) instead of a second effect; the same key for a "
+                       "different request is 422 `idempotency.key_reused`"})
+
+
 def _enum_descriptions(schemas: dict) -> None:
     for schema in schemas.values():
         if "enum" in schema:
@@ -195,6 +206,7 @@ def finish(spec: dict, routes: list[APIRoute]) -> dict:
             operation["summary"] = _summary(route)
             responses = operation["responses"]
             _conditional(operation, route)
+            _idempotent(operation, route)
             for status in problem_statuses(route):
                 declared = responses.setdefault(str(status), {})
                 content = declared.setdefault("content", {})

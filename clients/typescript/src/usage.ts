@@ -25,7 +25,7 @@ export async function tour(baseUrl: string, email: string, password: string): Pr
   };
   const created = await api.POST("/v1/needs", {
     body: need,
-    params: { query: { submit: true } },
+    params: { query: { submit: true }, header: { "Idempotency-Key": crypto.randomUUID() } },
   });
   if (created.error) return report(created.error);
   const needId: string = created.data.id;
