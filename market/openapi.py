@@ -22,6 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from market.errors import problem_messages
 from market.settings import PROJECT_ROOT, Settings
 from schemas.common import Problem
 from schemas.enums import LABELS
@@ -32,11 +33,6 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Writes where no conflict with stored state can arise (tokens are not resources with a lifecycle).
 NO_CONFLICT_TAGS = {"auth"}
-
-
-@cache
-def problem_messages() -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "seed/i18n/problems.zh.yaml").read_text(encoding="utf-8"))
 
 
 @cache
