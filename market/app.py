@@ -6,10 +6,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
 
-from market import docs, errors
+from market import docs, errors, openapi
 from market.api import ROUTERS
 from market.api.deps import reject_unknown_parameters
+from market.cors import cors_options
+from market.etags import ETags
+from market.idempotency import IdempotencyKeys
 from market.input_guard import RejectControlCharacters
 from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.ratelimit_headers import RateLimitHeaders
@@ -114,11 +118,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     docs.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped
+    app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ETags)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(RequestContext)
     app.add_middleware(UnexpectedErrors)
+    app.add_middleware(CORSMiddleware, **cors_options(settings))  # outermost: errors carry CORS headers too
     return app

@@ -1,14 +1,17 @@
 """problem+json (RFC 9457): the error types, their codes, and the handlers — in one place."""
 
 import logging
+from functools import cache
 from http import HTTPStatus
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from market.settings import PROJECT_ROOT
 from schemas.common import FieldError, Problem
 from services.db import DATABASE_ERRORS, is_connection_error
 from services.errors import DomainError, RateLimited
@@ -18,12 +21,6 @@ log = logging.getLogger("market.errors")
 PROBLEM_TYPE_BASE = "https://market.example.cn/problems/"
 MEDIA_TYPE = "application/problem+json"
 
-# Every route documents these; a generated client gets one error type for all of them.
-PROBLEM_RESPONSES = {
-    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": HTTPStatus(status).phrase}
-    for status in (400, 401, 403, 404, 409, 422, 429)
-}
-
 _HTTP_CODES = {
     400: "bad_request", 401: "auth.unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 413: "request.too_large", 415: "request.unsupported_media_type",
@@ -31,10 +28,35 @@ _HTTP_CODES = {
 }
 
 
+@cache
+def problem_messages() -> dict:
+    """Chinese titles by status and details by code: data, in seed/i18n/problems.zh.yaml."""
+    return yaml.safe_load((PROJECT_ROOT / "seed/i18n/problems.zh.yaml").read_text(encoding="utf-8"))
+
+
+def wants_chinese(accept_language: str) -> bool:
+    """True when the caller's most preferred language (RFC 9110 q-values) is Chinese."""
+    best, best_q = "", 0.0
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            q = float(params.strip().removeprefix("q=")) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            continue
+        if q > best_q or (q == best_q and position == 0):
+            best, best_q = tag.strip().lower(), q
+    return best_q > 0 and (best == "zh" or best.startswith("zh-"))
+
+
 def problem(request: Request, status: int, code: str, detail: str | None = None, **fields) -> JSONResponse:
+    title = HTTPStatus(status).phrase
+    if wants_chinese(request.headers.get("accept-language", "")):
+        messages = problem_messages()  # codes stay the same in every language; only the words change
+        title = messages["titles"].get(status, title)
+        detail = messages["details"].get(code, detail)
     body = Problem(
         type=PROBLEM_TYPE_BASE + code,
-        title=HTTPStatus(status).phrase,
+        title=title,
         status=status,
         detail=detail,
         code=code,

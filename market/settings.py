@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     rate_limit_per_minute: int = 1200
     login_attempts_per_minute: int = 10  # ten times this per client address; per account: login_guard
+    cors_origins: str = Field("", description="Comma-separated frontend origins allowed by CORS; none by default")
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").
     match_top_k: int = 20
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and (reason := weak_secret(self.secret_key)):
             raise ValueError(reason)
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def meili_binary_candidates(self) -> list[Path]:

@@ -13,10 +13,15 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from typing_extensions import TypeAliasType
 
 from schemas.validators import storable_datetime
 
 T = TypeVar("T")
+
+# Any JSON value, named, so clients get a recursive type instead of `unknown` (audit changes).
+JsonValue = TypeAliasType(
+    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]")
 
 # Money travels as a decimal string with two places ("1500000.00"): exact, and safe for JavaScript.
 Money = Annotated[

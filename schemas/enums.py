@@ -69,6 +69,21 @@ class ListKind(StrEnum):
     needs = "needs"
 
 
+class DownloadFormat(StrEnum):
+    """File format of a publication download."""
+
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+class ImportFormat(StrEnum):
+    """File format of a bulk import."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
 class LeadStatus(StrEnum):
     active = "active"
     retired = "retired"
@@ -89,4 +104,9 @@ LABELS: dict[str, str] = {
     "lab": "实验室", "bench": "小试", "pilot": "中试", "production": "产业化",
     "assignment": "转让", "licence": "许可", "equity": "作价入股", "co_development": "合作开发",
     "service": "技术服务",
+    "org_admin": "机构管理员", "org_member": "机构成员", "broker": "技术经纪人", "admin": "系统管理员",
+    "read": "只读", "write": "读写",
+    "achievements": "科技成果", "needs": "技术需求",
+    "active": "有效", "retired": "已失效", "engine": "系统匹配", "manual": "人工添加",
+    "csv": "CSV 表格", "xlsx": "Excel 表格", "json": "JSON 数据", "jsonl": "JSON Lines（每行一条）",
 }

@@ -2,11 +2,10 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from schemas.common import Patch
+from schemas.common import JsonValue, Patch
 from schemas.enums import CallerKind, KeyScope, OrgKind, Role
 from schemas.validators import validate_credit_code
 
@@ -166,5 +165,5 @@ class AuditEventRead(BaseModel):
     action: str
     object_type: str
     object_id: str
-    changes: dict[str, Any]
+    changes: dict[str, JsonValue]
     request_id: str | None

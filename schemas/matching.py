@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,14 +17,31 @@ REASONS_EXAMPLE = {
 }
 
 
+class MatchedTerm(BaseModel):
+    term: str
+    origin: str = Field(description="Where the term came from: keyword, title/description TF-IDF or thesaurus")
+    weight: float
+    relevance: float
+    highlight: str | None = Field(None, description="The counterpart's title with the term in `<em>`")
+
+
+class ScoreComponent(BaseModel):
+    name: str = Field(description="text, field, maturity, price, mode, region or freshness")
+    fit: float
+    weight: float
+    contribution: float
+    detail: str
+
+
 class MatchReasons(BaseModel):
     """Why a pair matched: the matched terms (with highlights) and each component's contribution."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [REASONS_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [REASONS_EXAMPLE]})
     engine_version: str
     score: float
-    matched_terms: list[dict[str, Any]]
-    components: list[dict[str, Any]]
+    matched_terms: list[MatchedTerm]
+    components: list[ScoreComponent]
+    highlight: str | None = Field(None, description="The counterpart's title with every matched term in `<em>`")
 
 
 class MatchRead(BaseModel):

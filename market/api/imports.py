@@ -1,12 +1,12 @@
 """Bulk import of listings (JSON Lines or CSV, up to 10,000 rows)."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
 from market.api.deps import Session
 from market.auth import ListingWriter
-from schemas.enums import ListKind
+from schemas.enums import ImportFormat, ListKind
 from schemas.imports import ImportReport
 from services import imports
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/imports", tags=["imports"])
 async def imports_create(
     list_kind: ListKind, principal: ListingWriter, session: Session,
     file: Annotated[UploadFile, File(description="JSON Lines (one listing a line) or CSV with a header row")],
-    format: Annotated[Literal["jsonl", "csv"] | None, Query(description="Default: from the file name")] = None,
+    format: Annotated[ImportFormat | None, Query(description="Default: from the file name")] = None,
     submit: Annotated[bool, Query(description="New listings go to review (else they stay drafts)")] = True,
 ):
     """Upsert listings of the caller's organisation by `external_id`: the same file twice changes

@@ -42,6 +42,7 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
         body: create_model, principal: ListingWriter, session: Session,
         submit: Annotated[bool, Query(description="Send straight to review instead of saving a draft")] = False,
     ):
+        """Post a listing of the caller's organisation: a draft, or straight to review with `submit=true`."""
         return await listings.create(session, principal, spec, body,
                                      ListingStatus.submitted if submit else ListingStatus.draft)
 

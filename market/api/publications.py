@@ -1,13 +1,13 @@
 """The published two lists (两张清单) and their downloads."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from market.api.deps import Session
 from market.auth import Operator
-from schemas.enums import ListKind
+from schemas.enums import DownloadFormat, ListKind
 from schemas.publications import PublicationCreate, PublicationDetail, PublicationRead
 from services import publications
 
@@ -44,12 +44,18 @@ async def publications_get(publication_id: uuid.UUID, session: Session):
                              **await publications.diff(session, publication))
 
 
+# The JSON download is the frozen listings as they were published (the public read shape).
+FILE_SCHEMAS = {"csv": {"type": "string"}, "xlsx": {"type": "string", "format": "binary"},
+                "json": {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/AchievementRead"},
+                                                              {"$ref": "#/components/schemas/NeedRead"}]}}}
+
+
 @router.get("/{publication_id}/download", response_class=Response,
-            responses={200: {"content": {m: {} for m in MEDIA.values()},
+            responses={200: {"content": {MEDIA[f].split(";")[0]: {"schema": FILE_SCHEMAS[f]} for f in MEDIA},
                              "description": "The frozen list as a file"}})
 async def publications_download(
     publication_id: uuid.UUID, session: Session,
-    format: Annotated[Literal["csv", "xlsx", "json"], Query(description="File format")] = "csv",
+    format: Annotated[DownloadFormat, Query(description="File format")] = DownloadFormat.csv,
 ):
     """Download a version (older versions stay downloadable, unchanged). CSV and XLSX have Chinese headers
     and labels; in the XLSX, TRL and amounts are number cells (面议 where negotiable) and a second sheet

@@ -12,7 +12,7 @@ from services.views import organisation_read, user_read
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenPair)
+@router.post("/token", response_model=TokenPair, responses={401: {}, 429: {}})
 async def auth_login(body: LoginRequest, request: Request, session: Session, settings: AppSettings) -> TokenPair:
     """Exchange email and password for a short-lived access token and a refresh token.
     Attempts are limited per address; after a few failed ones for an account from one address, that
@@ -24,7 +24,7 @@ async def auth_login(body: LoginRequest, request: Request, session: Session, set
         engine, body.email, address, lambda: identity.login(session, settings, body.email, body.password)))
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair, responses={401: {}})
 async def auth_refresh(body: RefreshRequest, session: Session, settings: AppSettings) -> TokenPair:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     return TokenPair(**await identity.refresh(session, settings, body.refresh_token))

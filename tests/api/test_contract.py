@@ -17,27 +17,100 @@ def test_operation_ids_are_stable(app):
     assert all(re.fullmatch(r"[a-z_]+_[a-z_]+", i) for i in ids)
 
 
-def test_every_operation_has_a_tag_a_description_and_typed_responses(app):
+CJK = re.compile(r"[\u4e00-\u9fff]")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _operations(app):
+    routes = {r.name: r for r in api_routes(app)}
     spec = app.openapi()
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
-            where = f"{method.upper()} {path}"
-            assert operation.get("tags"), where
-            assert operation.get("description") or operation.get("summary"), where
-            success = [c for c in operation["responses"] if c.startswith("2")]
-            assert success, where
-            assert operation["responses"].get("422") or operation["responses"].get("400"), where
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                schema_name = body["schema"]["$ref"].split("/")[-1]
-                component = spec["components"]["schemas"][schema_name]
+            yield f"{method.upper()} {path}", operation, routes[operation["operationId"]], spec
+
+
+def _walk(value, path=()):
+    if isinstance(value, dict):
+        yield path, value
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*path, index))
+
+
+def test_every_operation_has_a_tag_a_summary_and_typed_examples(app):
+    for where, operation, route, spec in _operations(app):
+        assert operation.get("tags"), where
+        summary = operation.get("summary", "")
+        assert summary and summary != route.name.replace("_", " ").title(), f"{where}: summary from a docstring"
+        assert operation.get("description"), f"{where}: the route's docstring"
+        success = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
+        assert success, where
+        for code, response in success.items():
+            for media, content in response.get("content", {}).items():
+                assert content.get("schema"), f"{where} {code} {media}: untyped"
+                if media == "application/json":
+                    assert "example" in content, f"{where} {code}: no response example"
+        body = operation.get("requestBody", {}).get("content", {})
+        for media, content in body.items():
+            schema_name = content["schema"]["$ref"].split("/")[-1]
+            component = spec["components"]["schemas"][schema_name]
+            if media == "application/json":
                 assert component.get("examples") or component.get("example"), f"{where}: no request example"
 
 
-def test_problem_json_is_documented_for_errors(app):
+def test_errors_are_declared_as_problems_with_the_statuses_that_apply(app):
+    from market.auth import current_principal
+    from market.openapi import _calls
+
+    for where, operation, route, _ in _operations(app):
+        responses = operation["responses"]
+        errors = {int(c) for c in responses if c[0] in "45"}
+        calls = _calls(route.dependant)
+        guarded = any(hasattr(call, "rule") for call in calls)
+        conditions = {"If-Match", "If-None-Match", "Idempotency-Key"}  # headers the middleware reads, never 422
+        has_input = "requestBody" in operation or any(
+            p["name"] not in conditions for p in operation.get("parameters", []))
+        assert ({401, 403} <= errors) == guarded or not guarded and 403 not in errors, where
+        assert (429 in errors) == (current_principal in calls or route.name == "auth_login"), where
+        assert (404 in errors) == any(p.name.endswith("_id") for p in route.dependant.path_params), where
+        assert (422 in errors) == has_input, where
+        assert 409 not in errors or route.methods & {"POST", "PATCH", "PUT", "DELETE"}, where
+        assert 400 not in errors, f"{where}: a 400 nobody answers"
+        for status in errors - ({503} if route.name == "health_ready" else set()):
+            content = responses[str(status)]["content"]
+            assert list(content) == ["application/problem+json"], f"{where} {status}"
+            assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+            example = content["application/problem+json"]["example"]
+            assert example["status"] == status and CJK.search(example["title"] + example["detail"]), where
+
+
+def test_guarded_writes_declare_the_full_set(app):
     spec = app.openapi()
-    problem = spec["paths"]["/v1/needs/{listing_id}"]["get"]["responses"]["404"]["content"]
-    assert "application/problem+json" in problem
+    update = spec["paths"]["/v1/needs/{listing_id}"]["patch"]["responses"]
+    assert {"200", "401", "403", "404", "409", "412", "422", "429"} == set(update)
+    assert set(spec["paths"]["/health"]["get"]["responses"]) == {"200", "304"}
+
+
+def test_downloads_declare_their_media_types(app):
+    content = app.openapi()["paths"]["/v1/publications/{publication_id}/download"]["get"]["responses"]["200"]
+    assert {"text/csv", XLSX, "application/json"} <= set(content["content"])
+
+
+def test_enumerations_are_named_schemas_with_chinese_labels(app):
+    from schemas.enums import LABELS
+
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+    enums = {name: s for name, s in schemas.items() if "enum" in s}
+    assert {"ListingStatus", "TransferMode", "DownloadFormat", "LeadStatus"} <= set(enums)
+    for name, schema in enums.items():
+        for value in schema["enum"]:
+            assert f"`{value}` {LABELS[value]}" in schema["description"], f"{name}.{value}: no Chinese label"
+    inline = [path for path, node in _walk({"paths": spec["paths"], "components": schemas})
+              if "enum" in node and not (len(path) == 2 and path[0] == "components")]
+    assert not inline, f"inline enumerations (make them named StrEnums): {inline[:3]}"
 
 
 def test_security_schemes_for_bearer_and_api_key(app):
@@ -67,3 +140,12 @@ async def test_taxonomy_is_served_from_seed_data(client):
     assert {"advanced_energy", "advanced_energy.hydrogen", "digital_intelligence.humanoid_robots"} <= codes
     regions = (await client.get("/v1/taxonomy/regions")).json()
     assert regions[0]["scope"] == "cd"
+
+
+def test_committed_openapi_document_is_the_apps():
+    """openapi.json at the root is what the frontend generates its client from: it must be current."""
+    from market.openapi import DOCUMENT, contract_app, render
+
+    assert DOCUMENT.exists(), "openapi.json is missing: run `make openapi`"
+    assert DOCUMENT.read_text(encoding="utf-8") == render(contract_app()), \
+        "openapi.json differs from the app's document: run `make openapi` and commit it"
