@@ -112,7 +112,6 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # market/docs.py serves /docs and /redoc without a CDN
         redoc_url=None,
         generate_unique_id_function=operation_id,
-        responses=errors.PROBLEM_RESPONSES,
         dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings

@@ -278,7 +278,7 @@ def contract_app() -> FastAPI:
     """The app as the contract sees it: no environment, no connections (the lifespan is not run)."""
     from market.app import create_app
 
-    return create_app(Settings(_env_file=None, database_url="postgresql://contract/contract",
+    return create_app(Settings(_env_file=None, environment="test", database_url="postgresql://contract/contract",
                                meili_url="http://contract.invalid"))
 
 
