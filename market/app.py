@@ -39,6 +39,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search over published listings, both scripts."},
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
+    {"name": "deals", "description": "Technology contracts (技术合同), their payment schedule and registration."},
 ]
 
 

@@ -1,0 +1,92 @@
+"""Deals (技术合同): the contract record, its lifecycle, and a deal made from a won lead."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from market.api.deps import Pagination, Session
+from market.auth import Authenticated
+from schemas.common import Page
+from schemas.deals import DealCreate, DealFromLead, DealRead, DealTerminate, DealUpdate
+from schemas.enums import DealStatus
+from services import deals
+from services.pagination import decode_cursor, page
+
+router = APIRouter(prefix="/v1/deals", tags=["deals"])
+lead_deal_router = APIRouter(prefix="/v1/leads", tags=["deals"])
+
+
+@router.get("", response_model=Page[DealRead])
+async def deals_list(
+    principal: Authenticated, session: Session, pagination: Pagination,
+    status_: Annotated[DealStatus | None, Query(alias="status")] = None,
+    organisation_id: uuid.UUID | None = None, broker_id: uuid.UUID | None = None,
+):
+    """The deals the caller is party to (or attributed to, for a broker; all of them, for operators),
+    newest first."""
+    rows = await deals.list_deals(session, principal, status=status_, organisation_id=organisation_id,
+                                  broker_id=broker_id, limit=pagination.limit,
+                                  after=decode_cursor(pagination.cursor, (datetime.fromisoformat, uuid.UUID)))
+    rows, cursor = page(rows, pagination.limit, lambda r: [r[0].created_at.isoformat(), str(r[0].id)])
+    return Page(items=[deals.deal_read(*row) for row in rows], next_cursor=cursor)
+
+
+@router.post("", response_model=DealRead, status_code=status.HTTP_201_CREATED)
+async def deals_create(body: DealCreate, principal: Authenticated, session: Session):
+    """Record a contract as a draft. The caller is one of the parties (a member or a write API key), a
+    broker attributing it to themselves, or an operator. Seller and buyer must exist and differ; the
+    technology part (技术交易额) is at most the amount (成交额) and defaults to it."""
+    deal = await deals.create(session, principal, body)
+    return await deals.get(session, principal, deal.id)
+
+
+@lead_deal_router.post("/{lead_id}/deal", response_model=DealRead, status_code=status.HTTP_201_CREATED)
+async def leads_create_deal(lead_id: uuid.UUID, body: DealFromLead, principal: Authenticated, session: Session):
+    """Turn a won lead into a draft deal: the achievement's owner sells, the need's owner buys, the
+    listings, field, IP and the attributed broker are pre-filled."""
+    deal = await deals.create_from_lead(session, principal, lead_id, body)
+    return await deals.get(session, principal, deal.id)
+
+
+@router.get("/{deal_id}", response_model=DealRead)
+async def deals_get(deal_id: uuid.UUID, principal: Authenticated, session: Session):
+    """One deal: for both parties, the attributed broker and operators (404 for anyone else)."""
+    return await deals.get(session, principal, deal_id)
+
+
+@router.patch("/{deal_id}", response_model=DealRead)
+async def deals_update(deal_id: uuid.UUID, body: DealUpdate, principal: Authenticated, session: Session):
+    """Edit a draft (the parties, the attributed broker, operators) or amend a signed contract (the
+    parties and operators; every amendment is audited with before and after values)."""
+    await deals.update(session, principal, deal_id, body)
+    return await deals.get(session, principal, deal_id)
+
+
+@router.post("/{deal_id}/sign", response_model=DealRead)
+async def deals_sign(deal_id: uuid.UUID, principal: Authenticated, session: Session):
+    """draft → signed (the signing date defaults to today). 409 `deal.illegal_transition` otherwise."""
+    await deals.transition(session, principal, deal_id, deals.Action.sign)
+    return await deals.get(session, principal, deal_id)
+
+
+@router.post("/{deal_id}/start", response_model=DealRead)
+async def deals_start(deal_id: uuid.UUID, principal: Authenticated, session: Session):
+    """signed → performing: the contract is being carried out."""
+    await deals.transition(session, principal, deal_id, deals.Action.start)
+    return await deals.get(session, principal, deal_id)
+
+
+@router.post("/{deal_id}/complete", response_model=DealRead)
+async def deals_complete(deal_id: uuid.UUID, principal: Authenticated, session: Session):
+    """signed or performing → completed."""
+    await deals.transition(session, principal, deal_id, deals.Action.complete)
+    return await deals.get(session, principal, deal_id)
+
+
+@router.post("/{deal_id}/terminate", response_model=DealRead)
+async def deals_terminate(deal_id: uuid.UUID, body: DealTerminate, principal: Authenticated, session: Session):
+    """draft, signed or performing → terminated, with the reason."""
+    await deals.transition(session, principal, deal_id, deals.Action.terminate, reason=body.reason)
+    return await deals.get(session, principal, deal_id)
