@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     worker_batch_size: int = 100
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
 
+    # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).
+    obligation_notice_days: int = Field(7, ge=0, le=90)
+    # The statistics' year-on-year growth target for 技术合同成交额 (0.10 = +10 %).
+    turnover_growth_target: Decimal = Decimal("0.10")
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEV_SECRET:

@@ -335,7 +335,7 @@ class ObligationSettle(BaseModel):
 
 
 class ObligationWaive(BaseModel):
-    model_config = _FORBID
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "双方协商，以验收款抵扣"}]})
     note: str = Field(min_length=2, max_length=1000, description="Why the payment is waived")
 
 
@@ -363,7 +363,8 @@ class ObligationRead(BaseModel):
 class RegistrationSubmit(BaseModel):
     """Registration asked for: the field and seller type the registration point will certify."""
 
-    model_config = _FORBID
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "field": "artificial_intelligence.vision", "seller_type": "university"}]})
     field: FieldCode | None = None
     seller_type: SellerType | None = None
 
@@ -379,7 +380,7 @@ class RegistrationRecord(BaseModel):
 
 
 class RegistrationRefuse(BaseModel):
-    model_config = _FORBID
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "合同内容不属于技术合同"}]})
     reason: str = Field(min_length=2, max_length=1000)
 
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from sqlalchemy import func, select, text
@@ -19,11 +19,16 @@ from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
+from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
 from services.search.sync import OUTBOX_KINDS, sync_listings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
+# Clock-driven jobs, `async def tick_<thing>(ctx, now)`: run on every wake-up, each idempotent.
+TICKS = [
+    tick_obligations,
+]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -116,6 +121,8 @@ async def run_worker(settings, once: bool = False) -> None:
         try:
             while True:
                 wake.clear()
+                for tick in TICKS:
+                    await tick(ctx, datetime.now(UTC))
                 handled = await drain(ctx)
                 if once:
                     log.info("drained %s events", handled)

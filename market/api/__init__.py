@@ -18,5 +18,5 @@ ROUTERS = [
     health.router, tokens.router, organisations.router, audit.router, taxonomy.router,
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
     matching.leads_router, publications.router,
-    deals.router, deals.lead_deal_router,
+    deals.router, deals.lead_deal_router, deals.obligations_router,
 ]

@@ -9,9 +9,20 @@ from fastapi import APIRouter, Query, status
 from market.api.deps import Pagination, Session
 from market.auth import Authenticated
 from schemas.common import Page
-from schemas.deals import DealCreate, DealFromLead, DealRead, DealTerminate, DealUpdate
+from schemas.deals import (
+    DealCreate,
+    DealFromLead,
+    DealRead,
+    DealTerminate,
+    DealUpdate,
+    ObligationCreate,
+    ObligationRead,
+    ObligationSettle,
+    ObligationUpdate,
+    ObligationWaive,
+)
 from schemas.enums import DealStatus
-from services import deals
+from services import deals, obligations
 from services.pagination import decode_cursor, page
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
@@ -90,3 +101,57 @@ async def deals_terminate(deal_id: uuid.UUID, body: DealTerminate, principal: Au
     """draft, signed or performing → terminated, with the reason."""
     await deals.transition(session, principal, deal_id, deals.Action.terminate, reason=body.reason)
     return await deals.get(session, principal, deal_id)
+
+
+# --- obligations ----------------------------------------------------------------------------------------
+
+obligations_router = APIRouter(tags=["deals"])
+
+
+@obligations_router.get("/v1/deals/{deal_id}/obligations", response_model=list[ObligationRead])
+async def obligations_list(deal_id: uuid.UUID, principal: Authenticated, session: Session):
+    """The deal's payment schedule, by due date, with each entry's status."""
+    return await obligations.list_for_deal(session, principal, deal_id)
+
+
+@obligations_router.post("/v1/deals/{deal_id}/obligations", response_model=list[ObligationRead],
+                         status_code=status.HTTP_201_CREATED)
+async def obligations_create(deal_id: uuid.UUID, body: ObligationCreate, principal: Authenticated, session: Session):
+    """Add a schedule entry: upfront, milestone (with its deliverable), recurring (one entry per period) or
+    royalty (a rate on a base, one entry per reporting period). Fixed amounts never add up to more than
+    the contract amount: 422 `obligation.exceeds_amount` on `body.amount`."""
+    return await obligations.add(session, principal, deal_id, body)
+
+
+@obligations_router.patch("/v1/deals/{deal_id}/obligations/{obligation_id}", response_model=ObligationRead)
+async def obligations_update(deal_id: uuid.UUID, obligation_id: uuid.UUID, body: ObligationUpdate,
+                             principal: Authenticated, session: Session):
+    """Reschedule an open entry, or report a royalty period's amount."""
+    return await obligations.change(session, principal, deal_id, obligation_id, body)
+
+
+@obligations_router.post("/v1/deals/{deal_id}/obligations/{obligation_id}/pay", response_model=ObligationRead)
+async def obligations_pay(deal_id: uuid.UUID, obligation_id: uuid.UUID, body: ObligationSettle,
+                          principal: Authenticated, session: Session):
+    """Record a payment (either party, or an operator)."""
+    return await obligations.settle(session, principal, deal_id, obligation_id, obligations.Action.pay,
+                                    body.paid_on, body.note)
+
+
+@obligations_router.post("/v1/deals/{deal_id}/obligations/{obligation_id}/waive", response_model=ObligationRead)
+async def obligations_waive(deal_id: uuid.UUID, obligation_id: uuid.UUID, body: ObligationWaive,
+                            principal: Authenticated, session: Session):
+    """Waive an open entry (the seller, as creditor, or an operator), with the reason."""
+    return await obligations.settle(session, principal, deal_id, obligation_id, obligations.Action.waive,
+                                    note=body.note)
+
+
+@obligations_router.get("/v1/obligations/overdue", response_model=list[ObligationRead])
+async def obligations_overdue(
+    principal: Authenticated, session: Session, organisation_id: uuid.UUID | None = None,
+    broker_id: uuid.UUID | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+):
+    """Overdue payments, oldest first: an organisation sees its own deals', a broker their deals', an
+    operator the platform's (filter by `organisation_id` or `broker_id`)."""
+    return await obligations.list_overdue(session, principal, organisation_id=organisation_id,
+                                          broker_id=broker_id, limit=limit)

@@ -143,6 +143,38 @@ async def _deal_from_lead(m, op):
     return "POST", f"/v1/leads/{lead.json()['id']}/deal", {"contract_type": "licence", "amount": "500000.00"}
 
 
+async def _obligation(m) -> tuple[dict, dict]:
+    deal = await _deal(m, sign=True)
+    created = await m.client.post(f"/v1/deals/{deal['id']}/obligations", headers=(await m.operator()).headers, json={
+        "kind": "upfront", "title": "首付款", "due_on": "2026-04-15", "amount": "300000.00"})
+    return deal, created.json()[0]
+
+
+async def _obligation_list(m, op):
+    return "GET", f"/v1/deals/{(await _deal(m))['id']}/obligations", None
+
+
+async def _obligation_create(m, op):
+    return "POST", f"/v1/deals/{(await _deal(m))['id']}/obligations", {
+        "kind": "upfront", "title": "首付款", "due_on": "2026-04-15", "amount": "300000.00"}
+
+
+async def _obligation_update(m, op):
+    deal, obligation = await _obligation(m)
+    return "PATCH", f"/v1/deals/{deal['id']}/obligations/{obligation['id']}", {"due_on": "2026-05-15"}
+
+
+def _obligation_action(action: str, body: dict):
+    async def setup(m, op):
+        deal, obligation = await _obligation(m)
+        return "POST", f"/v1/deals/{deal['id']}/obligations/{obligation['id']}/{action}", body
+    return setup
+
+
+async def _overdue(m, op):
+    return "GET", "/v1/obligations/overdue", None
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -166,6 +198,12 @@ CASES = {
     "deals_start": (_deal_action("start", True), DEAL_PARTIES),
     "deals_complete": (_deal_action("complete", True), DEAL_PARTIES),
     "deals_terminate": (_deal_action("terminate", True, {"reason": "双方协商解除"}), DEAL_PARTIES),
+    "obligations_list": (_obligation_list, DEAL_PARTIES),
+    "obligations_create": (_obligation_create, {**DEAL_PARTIES, "same_org": 201, "operator": 201}),
+    "obligations_update": (_obligation_update, DEAL_PARTIES),
+    "obligations_pay": (_obligation_action("pay", {}), DEAL_PARTIES),
+    "obligations_waive": (_obligation_action("waive", {"note": "合同变更"}), DEAL_PARTIES),
+    "obligations_overdue": (_overdue, {**DEAL_PARTIES, "other_org": 200, "broker": 200}),
     "leads_create_deal": (_deal_from_lead, {**BROKERS, "same_org": 201, "other_org": 404, "broker": 403}),
 }
 for kind in ("achievements", "needs"):
