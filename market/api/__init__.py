@@ -19,4 +19,5 @@ ROUTERS = [
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
     matching.leads_router, publications.router,
     deals.router, deals.lead_deal_router, deals.obligations_router,
+    deals.registration_router,
 ]

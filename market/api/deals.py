@@ -2,12 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from market.api.deps import Pagination, Session
-from market.auth import Authenticated
+from market.auth import Authenticated, Operator
 from schemas.common import Page
 from schemas.deals import (
     DealCreate,
@@ -20,9 +20,14 @@ from schemas.deals import (
     ObligationSettle,
     ObligationUpdate,
     ObligationWaive,
+    RegistrationForm,
+    RegistrationRecord,
+    RegistrationRefuse,
+    RegistrationSubmit,
 )
 from schemas.enums import DealStatus
-from services import deals, obligations
+from services import deals, exports, obligations, registration
+from services.exports import MEDIA
 from services.pagination import decode_cursor, page
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
@@ -155,3 +160,50 @@ async def obligations_overdue(
     operator the platform's (filter by `organisation_id` or `broker_id`)."""
     return await obligations.list_overdue(session, principal, organisation_id=organisation_id,
                                           broker_id=broker_id, limit=limit)
+
+
+# --- registration (技术合同认定登记) ----------------------------------------------------------------------
+
+registration_router = APIRouter(prefix="/v1/deals/{deal_id}", tags=["deals"])
+
+
+@registration_router.post("/registration/submit", response_model=DealRead)
+async def registrations_submit(deal_id: uuid.UUID, body: RegistrationSubmit, principal: Authenticated,
+                               session: Session):
+    """A party submits the signed contract for registration (unregistered or refused → submitted),
+    optionally correcting the technical field and the seller type the registration certifies."""
+    await registration.submit(session, principal, deal_id, body)
+    return await deals.get(session, principal, deal_id)
+
+
+@registration_router.post("/registration/register", response_model=DealRead)
+async def registrations_record(deal_id: uuid.UUID, body: RegistrationRecord, principal: Operator, session: Session):
+    """Record the registration as issued (operators): the number (16 digits, or the older 14; year and
+    GB/T 2260 division checked), the date and the certified technical income (核定技术性收入), which the
+    statistics then count as 技术交易额."""
+    await registration.register(session, principal, deal_id, body)
+    return await deals.get(session, principal, deal_id)
+
+
+@registration_router.post("/registration/refuse", response_model=DealRead)
+async def registrations_refuse(deal_id: uuid.UUID, body: RegistrationRefuse, principal: Operator, session: Session):
+    """Record that the registration point refused the contract (operators), with its reason."""
+    await registration.refuse(session, principal, deal_id, body.reason)
+    return await deals.get(session, principal, deal_id)
+
+
+@registration_router.get("/registration-form", response_model=RegistrationForm,
+                         responses={200: {"content": {MEDIA["xlsx"]: {}},
+                                          "description": "The form's data, as JSON or as an XLSX"}})
+async def registrations_form(
+    deal_id: uuid.UUID, principal: Authenticated, session: Session,
+    format: Annotated[Literal["json", "xlsx"], Query(description="json, or xlsx to hand in")] = "json",
+):
+    """The data the 技术合同登记表 asks for, pre-filled from the deal, the parties (with the form's 4-digit
+    area codes derived from their regions) and the listings, with `missing` naming what is still unknown."""
+    result = await registration.form(session, principal, deal_id)
+    if format == "json":
+        return result
+    body = exports.to_xlsx("技术合同登记表", ["项目", "内容"], registration.form_rows(result))
+    return Response(body, media_type=MEDIA["xlsx"],
+                    headers={"Content-Disposition": f'attachment; filename="registration-{deal_id}.xlsx"'})

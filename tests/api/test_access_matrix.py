@@ -175,6 +175,20 @@ async def _overdue(m, op):
     return "GET", "/v1/obligations/overdue", None
 
 
+def _registration(action: str, body: dict, submitted: bool = False):
+    async def setup(m, op):
+        deal = await _deal(m, sign=True)
+        if submitted:
+            await m.client.post(f"/v1/deals/{deal['id']}/registration/submit", json={},
+                                headers=(await m.operator()).headers)
+        return "POST", f"/v1/deals/{deal['id']}/registration/{action}", body
+    return setup
+
+
+async def _registration_form(m, op):
+    return "GET", f"/v1/deals/{(await _deal(m))['id']}/registration-form", None
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -204,6 +218,12 @@ CASES = {
     "obligations_pay": (_obligation_action("pay", {}), DEAL_PARTIES),
     "obligations_waive": (_obligation_action("waive", {"note": "合同变更"}), DEAL_PARTIES),
     "obligations_overdue": (_overdue, {**DEAL_PARTIES, "other_org": 200, "broker": 200}),
+    "registrations_submit": (_registration("submit", {}), DEAL_PARTIES),
+    "registrations_record": (_registration("register", {
+        "number": "2026510107000123", "registered_on": "2026-04-02", "certified_income": "1000000.00"},
+        submitted=True), OPERATOR_ONLY),
+    "registrations_refuse": (_registration("refuse", {"reason": "不属于技术合同"}, submitted=True), OPERATOR_ONLY),
+    "registrations_form": (_registration_form, DEAL_PARTIES),
     "leads_create_deal": (_deal_from_lead, {**BROKERS, "same_org": 201, "other_org": 404, "broker": 403}),
 }
 for kind in ("achievements", "needs"):
