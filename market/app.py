@@ -40,6 +40,7 @@ TAGS = [
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
     {"name": "deals", "description": "Technology contracts (技术合同), their payment schedule and registration."},
+    {"name": "statistics", "description": "Technology-contract turnover (成交额 / 技术交易额) and its growth."},
 ]
 
 

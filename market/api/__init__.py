@@ -10,6 +10,7 @@ from market.api import (
     organisations,
     publications,
     search,
+    stats,
     taxonomy,
     tokens,
 )
@@ -19,5 +20,5 @@ ROUTERS = [
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
     matching.leads_router, publications.router,
     deals.router, deals.lead_deal_router, deals.obligations_router,
-    deals.registration_router,
+    deals.registration_router, stats.router,
 ]

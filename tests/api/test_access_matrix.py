@@ -189,6 +189,12 @@ async def _registration_form(m, op):
     return "GET", f"/v1/deals/{(await _deal(m))['id']}/registration-form", None
 
 
+def _stats(method: str, path: str):
+    async def setup(m, op):
+        return method, path, None
+    return setup
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -224,6 +230,13 @@ CASES = {
         submitted=True), OPERATOR_ONLY),
     "registrations_refuse": (_registration("refuse", {"reason": "不属于技术合同"}, submitted=True), OPERATOR_ONLY),
     "registrations_form": (_registration_form, DEAL_PARTIES),
+    "stats_turnover": (_stats("GET", "/v1/stats/turnover?by=seller_type"), {**OPERATOR_ONLY, "same_org": 200,
+                                                                              "other_org": 200, "broker": 200}),
+    "stats_growth": (_stats("GET", "/v1/stats/growth"), {**OPERATOR_ONLY, "same_org": 200, "other_org": 200,
+                                                         "broker": 200}),
+    "stats_public": (_stats("GET", "/v1/stats/public"), dict.fromkeys(CALLERS, 200)),
+    "stats_publish_year": (_stats("PUT", "/v1/stats/public/2026"), OPERATOR_ONLY),
+    "stats_unpublish_year": (_stats("DELETE", "/v1/stats/public/2026"), {**OPERATOR_ONLY, "operator": 204}),
     "leads_create_deal": (_deal_from_lead, {**BROKERS, "same_org": 201, "other_org": 404, "broker": 403}),
 }
 for kind in ("achievements", "needs"):
