@@ -50,6 +50,8 @@ TAGS = [
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
     {"name": "ops", "description": "How far the workers lag behind the writes (operators)."},
+    {"name": "deals", "description": "Technology contracts (技术合同), their payment schedule and registration."},
+    {"name": "statistics", "description": "Technology-contract turnover (成交额 / 技术交易额) and its growth."},
 ]
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
 
+    # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).
+    obligation_notice_days: int = Field(7, ge=0, le=90)
+    # The statistics' year-on-year growth target for 技术合同成交额 (0.10 = +10 %).
+    turnover_growth_target: Decimal = Decimal("0.10")
+
     @model_validator(mode="after")
     def _refuse_known_secrets(self) -> "Settings":
         if self.environment == "test":

@@ -94,6 +94,63 @@ class LeadSource(StrEnum):
     manual = "manual"
 
 
+class ContractType(StrEnum):
+    """技术合同 types, with the registration categories 技术中介 and 技术培训."""
+
+    development = "development"
+    transfer = "transfer"
+    licence = "licence"
+    consulting = "consulting"
+    service = "service"
+    brokerage = "brokerage"
+    training = "training"
+
+
+class DealStatus(StrEnum):
+    draft = "draft"
+    signed = "signed"
+    performing = "performing"
+    completed = "completed"
+    terminated = "terminated"
+
+
+class CommissionStatus(StrEnum):
+    agreed = "agreed"
+    invoiced = "invoiced"
+    paid = "paid"
+
+
+class ObligationKind(StrEnum):
+    upfront = "upfront"
+    milestone = "milestone"
+    recurring = "recurring"
+    royalty = "royalty"
+
+
+class ObligationStatus(StrEnum):
+    pending = "pending"
+    due = "due"
+    overdue = "overdue"
+    paid = "paid"
+    waived = "waived"
+
+
+class RegistrationState(StrEnum):
+    unregistered = "unregistered"
+    submitted = "submitted"
+    registered = "registered"
+    refused = "refused"
+
+
+class SellerType(StrEnum):
+    """The seller split of the registration statistics (企业 / 高校 / 科研院所 / 其他)."""
+
+    enterprise = "enterprise"
+    university = "university"
+    institute = "institute"
+    other = "other"
+
+
 LABELS: dict[str, str] = {
     "university": "高校", "institute": "科研院所", "enterprise": "企业", "agency": "技术转移机构",
     "operator": "平台运营方", "user": "用户", "api_key": "API 密钥",
@@ -109,4 +166,16 @@ LABELS: dict[str, str] = {
     "achievements": "科技成果", "needs": "技术需求",
     "active": "有效", "retired": "已失效", "engine": "系统匹配", "manual": "人工添加",
     "csv": "CSV 表格", "xlsx": "Excel 表格", "json": "JSON 数据", "jsonl": "JSON Lines（每行一条）",
+    "development": "技术开发", "transfer": "技术转让", "consulting": "技术咨询", "brokerage": "技术中介",
+    "training": "技术培训", "signed": "已签订", "performing": "履行中", "completed": "已履行完毕",
+    "terminated": "已终止",
+    "agreed": "已约定", "invoiced": "已开票", "paid": "已支付",
+    "upfront": "首付款", "milestone": "里程碑付款", "recurring": "分期付款", "royalty": "提成",
+    "pending": "未到期", "due": "已到期", "overdue": "逾期", "waived": "已豁免",
+    "unregistered": "未登记", "registered": "已登记", "refused": "不予登记", "other": "其他",
 }
+# Codes whose label differs by context: a contract type reads 技术许可 where a transfer mode reads 许可.
+CONTRACT_TYPE_LABELS: dict[str, str] = {**{t: LABELS[t] for t in (
+    "development", "transfer", "consulting", "service", "brokerage", "training")}, "licence": "技术许可"}
+REGISTRATION_LABELS: dict[str, str] = {"unregistered": "未登记", "submitted": "已申请", "registered": "已登记",
+                                       "refused": "不予登记"}

@@ -1,7 +1,7 @@
 """`market worker`: drains the outbox (search index, leads, and whatever other modules hook in) and runs
 the clock-driven jobs.
 
-Hooking in (one line each, at the bottom of this module):
+Hooking in (one entry each, where HANDLERS and TICKS are defined below):
 - `HANDLERS[aggregate_type] = handle_x`, where `async def handle_x(ctx, events: list[OutboxEvent]) -> None`
   opens its own sessions and short transactions, re-reads by id and is idempotent (an event may be handled
   again after a crash). It raises to have the events retried with backoff. Events of an aggregate type
@@ -35,6 +35,7 @@ from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import is_connection_error, plain_url
 from services.matching.refresh import refresh_listing
+from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
 from services.search.sync import OUTBOX_KINDS, index_listings
 
@@ -71,7 +72,7 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
 
 
 HANDLERS: dict[str, Handler] = {noun: handle_listings for noun in OUTBOX_KINDS}
-TICKS: list[Tick] = []
+TICKS: list[Tick] = [tick_obligations]
 
 
 def _at(clock: Clock | None):

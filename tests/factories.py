@@ -127,3 +127,27 @@ async def create_listing(market: Market, kind: str, owner: Caller, publish: bool
         assert approved.status_code == 200, approved.text
         listing = approved.json()
     return listing
+
+
+def deal_body(seller: Caller, buyer: Caller, **overrides) -> dict:
+    return {
+        "contract_type": "licence", "seller_id": seller.organisation_id, "buyer_id": buyer.organisation_id,
+        "title": "嫩芽识别专利实施许可合同", "field": "artificial_intelligence.vision",
+        "signed_on": "2026-03-18", "term_start": "2026-04-01", "term_end": "2029-03-31",
+        "amount": "1200000.00", "technology_amount": "1000000.00",
+        "ip": [{"type": "invention_patent", "number": "ZL202110123456.7"}],
+        **overrides,
+    }
+
+
+async def create_deal(market: Market, seller: Caller, buyer: Caller, sign: bool = False, **overrides) -> dict:
+    """A draft deal recorded by the operator (signed when asked)."""
+    headers = (await market.operator()).headers
+    response = await market.client.post("/v1/deals", json=deal_body(seller, buyer, **overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    deal = response.json()
+    if sign:
+        signed = await market.client.post(f"/v1/deals/{deal['id']}/sign", headers=headers)
+        assert signed.status_code == 200, signed.text
+        deal = signed.json()
+    return deal

@@ -2,6 +2,7 @@
 
 from market.api import (
     audit,
+    deals,
     health,
     imports,
     listings,
@@ -10,6 +11,7 @@ from market.api import (
     organisations,
     publications,
     search,
+    stats,
     taxonomy,
     tokens,
 )
@@ -19,4 +21,6 @@ ROUTERS = [
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
     matching.leads_router, publications.router,
     ops.router,
+    deals.router, deals.lead_deal_router, deals.obligations_router,
+    deals.registration_router, stats.router,
 ]

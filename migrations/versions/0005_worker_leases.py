@@ -5,7 +5,7 @@ its events are claimed again. `need.refresh_requested` / `achievement.refresh_re
 unique among the pending, unclaimed ones, so a burst of edits asks each counterpart for one refresh.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence

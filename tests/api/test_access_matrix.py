@@ -7,7 +7,7 @@ does a route that is neither public (market.auth.PUBLIC_OPERATIONS) nor guarded 
 import pytest
 
 from market.auth import PUBLIC_OPERATIONS
-from tests.factories import ANONYMOUS, achievement_body, create_listing, need_body
+from tests.factories import ANONYMOUS, achievement_body, create_deal, create_listing, deal_body, need_body
 from tests.routes import api_routes
 
 CALLERS = ("anonymous", "same_org", "other_org", "broker", "operator")
@@ -16,6 +16,7 @@ OPERATOR_ONLY = {"anonymous": 401, "same_org": 403, "other_org": 403, "broker": 
 POSTERS = {"anonymous": 401, "same_org": 201, "other_org": 201, "broker": 403, "operator": 403}
 ORG_ADMIN = {"anonymous": 401, "same_org": 201, "other_org": 404, "broker": 403, "operator": 201}
 BROKERS = {"anonymous": 401, "same_org": 403, "other_org": 403, "broker": 201, "operator": 201}
+DEAL_PARTIES = {"anonymous": 401, "same_org": 200, "other_org": 404, "broker": 404, "operator": 200}
 
 
 def owner_kind(op: str) -> str:
@@ -118,6 +119,91 @@ async def _backlog(m, op):
     return "GET", "/v1/ops/backlog", None
 
 
+async def _deal(m, sign: bool = False) -> dict:
+    return await create_deal(m, m.owner, await m.organisation("enterprise"), sign=sign)
+
+
+async def _deal_create(m, op):
+    return "POST", "/v1/deals", deal_body(m.owner, await m.organisation("enterprise"))
+
+
+async def _deal_get(m, op):
+    return "GET", f"/v1/deals/{(await _deal(m))['id']}", None
+
+
+async def _deal_list(m, op):
+    await _deal(m)
+    return "GET", "/v1/deals", None
+
+
+async def _deal_update(m, op):
+    return "PATCH", f"/v1/deals/{(await _deal(m))['id']}", {"title": "修订后的合同名称"}
+
+
+def _deal_action(action: str, signed: bool, body: dict | None = None):
+    async def setup(m, op):
+        return "POST", f"/v1/deals/{(await _deal(m, sign=signed))['id']}/{action}", body
+    return setup
+
+
+async def _deal_from_lead(m, op):
+    _, path, body = await _lead_create(m, op)
+    lead = await m.client.post(path, json=body, headers=(await m.operator()).headers)
+    return "POST", f"/v1/leads/{lead.json()['id']}/deal", {"contract_type": "licence", "amount": "500000.00"}
+
+
+async def _obligation(m) -> tuple[dict, dict]:
+    deal = await _deal(m, sign=True)
+    created = await m.client.post(f"/v1/deals/{deal['id']}/obligations", headers=(await m.operator()).headers, json={
+        "kind": "upfront", "title": "首付款", "due_on": "2026-04-15", "amount": "300000.00"})
+    return deal, created.json()[0]
+
+
+async def _obligation_list(m, op):
+    return "GET", f"/v1/deals/{(await _deal(m))['id']}/obligations", None
+
+
+async def _obligation_create(m, op):
+    return "POST", f"/v1/deals/{(await _deal(m))['id']}/obligations", {
+        "kind": "upfront", "title": "首付款", "due_on": "2026-04-15", "amount": "300000.00"}
+
+
+async def _obligation_update(m, op):
+    deal, obligation = await _obligation(m)
+    return "PATCH", f"/v1/deals/{deal['id']}/obligations/{obligation['id']}", {"due_on": "2026-05-15"}
+
+
+def _obligation_action(action: str, body: dict):
+    async def setup(m, op):
+        deal, obligation = await _obligation(m)
+        return "POST", f"/v1/deals/{deal['id']}/obligations/{obligation['id']}/{action}", body
+    return setup
+
+
+async def _overdue(m, op):
+    return "GET", "/v1/obligations/overdue", None
+
+
+def _registration(action: str, body: dict, submitted: bool = False):
+    async def setup(m, op):
+        deal = await _deal(m, sign=True)
+        if submitted:
+            await m.client.post(f"/v1/deals/{deal['id']}/registration/submit", json={},
+                                headers=(await m.operator()).headers)
+        return "POST", f"/v1/deals/{deal['id']}/registration/{action}", body
+    return setup
+
+
+async def _registration_form(m, op):
+    return "GET", f"/v1/deals/{(await _deal(m))['id']}/registration-form", None
+
+
+def _stats(method: str, path: str):
+    async def setup(m, op):
+        return method, path, None
+    return setup
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -134,6 +220,34 @@ CASES = {
     "leads_claim": (_lead_claim, {**OPERATOR_ONLY, "broker": 200, "operator": 403}),
     "publications_create": (_publication, {**OPERATOR_ONLY, "operator": 201}),
     "ops_backlog": (_backlog, OPERATOR_ONLY),
+    "deals_create": (_deal_create, {**BROKERS, "same_org": 201}),
+    "deals_list": (_deal_list, {**DEAL_PARTIES, "other_org": 200, "broker": 200}),
+    "deals_get": (_deal_get, DEAL_PARTIES),
+    "deals_update": (_deal_update, DEAL_PARTIES),
+    "deals_sign": (_deal_action("sign", False), DEAL_PARTIES),
+    "deals_start": (_deal_action("start", True), DEAL_PARTIES),
+    "deals_complete": (_deal_action("complete", True), DEAL_PARTIES),
+    "deals_terminate": (_deal_action("terminate", True, {"reason": "双方协商解除"}), DEAL_PARTIES),
+    "obligations_list": (_obligation_list, DEAL_PARTIES),
+    "obligations_create": (_obligation_create, {**DEAL_PARTIES, "same_org": 201, "operator": 201}),
+    "obligations_update": (_obligation_update, DEAL_PARTIES),
+    "obligations_pay": (_obligation_action("pay", {}), DEAL_PARTIES),
+    "obligations_waive": (_obligation_action("waive", {"note": "合同变更"}), DEAL_PARTIES),
+    "obligations_overdue": (_overdue, {**DEAL_PARTIES, "other_org": 200, "broker": 200}),
+    "registrations_submit": (_registration("submit", {}), DEAL_PARTIES),
+    "registrations_record": (_registration("register", {
+        "number": "2026510107000123", "registered_on": "2026-04-02", "certified_income": "1000000.00"},
+        submitted=True), OPERATOR_ONLY),
+    "registrations_refuse": (_registration("refuse", {"reason": "不属于技术合同"}, submitted=True), OPERATOR_ONLY),
+    "registrations_form": (_registration_form, DEAL_PARTIES),
+    "stats_turnover": (_stats("GET", "/v1/stats/turnover?by=seller_type"), {**OPERATOR_ONLY, "same_org": 200,
+                                                                              "other_org": 200, "broker": 200}),
+    "stats_growth": (_stats("GET", "/v1/stats/growth"), {**OPERATOR_ONLY, "same_org": 200, "other_org": 200,
+                                                         "broker": 200}),
+    "stats_public": (_stats("GET", "/v1/stats/public"), dict.fromkeys(CALLERS, 200)),
+    "stats_publish_year": (_stats("PUT", "/v1/stats/public/2026"), OPERATOR_ONLY),
+    "stats_unpublish_year": (_stats("DELETE", "/v1/stats/public/2026"), {**OPERATOR_ONLY, "operator": 204}),
+    "leads_create_deal": (_deal_from_lead, {**BROKERS, "same_org": 201, "other_org": 404, "broker": 403}),
 }
 for kind in ("achievements", "needs"):
     CASES.update({

@@ -1,0 +1,68 @@
+"""Statistics: technology-contract turnover (成交额 / 技术交易额), growth against the target, public totals."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from market.api.deps import AppSettings, Session
+from market.auth import Authenticated, Operator
+from schemas.stats import Dimension, GrowthTable, PublicYear, StatTable
+from services import exports, stats
+from services.exports import MEDIA
+from services.principal import ANONYMOUS
+
+router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a file: csv (UTF-8 with BOM) or xlsx")]
+Year = Annotated[int, Path(ge=1985, le=2100)]
+FILES = {200: {"content": {MEDIA["csv"]: {}, MEDIA["xlsx"]: {}},
+               "description": "The statistic, as JSON or as a CSV / XLSX file with Chinese headers"}}
+
+
+def _file(fmt: str, name: str, header: list[str], rows: list[list]) -> Response:
+    return Response(exports.render(fmt, name, header, rows), media_type=MEDIA[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@router.get("/turnover", response_model=StatTable, responses=FILES)
+async def stats_turnover(
+    principal: Authenticated, session: Session,
+    by: Annotated[Dimension, Query(description="Group by year, quarter, month, field (top level), contract "
+                                               "type, seller type, seller, buyer region or broker")] = Dimension.year,
+    since: Annotated[date | None, Query(description="Signed on or after")] = None,
+    until: Annotated[date | None, Query(description="Signed on or before")] = None,
+    format: Format = "json",
+):
+    """成交额, 技术交易额 and the number of signed contracts, grouped by one dimension, with the total.
+    Operators see the platform; a broker the deals attributed to them; an organisation its own deals."""
+    table = await stats.turnover(session, principal, by, since, until)
+    return table if format == "json" else _file(format, f"turnover-by-{by.value}", *stats.table_rows(table))
+
+
+@router.get("/growth", response_model=GrowthTable, responses=FILES)
+async def stats_growth(principal: Authenticated, session: Session, settings: AppSettings, format: Format = "json"):
+    """Per year: turnover, its growth on the year before against the target (setting
+    `TURNOVER_GROWTH_TARGET`, +10 %), and the share from universities and institutes."""
+    table = await stats.growth(session, principal, settings.turnover_growth_target)
+    return table if format == "json" else _file(format, "growth", *stats.growth_rows(table))
+
+
+@router.get("/public", response_model=GrowthTable, responses=FILES)
+async def stats_public(session: Session, settings: AppSettings, format: Format = "json"):
+    """The platform's yearly totals, for the years an operator has made public (no sign-in needed)."""
+    table = await stats.growth(session, ANONYMOUS, settings.turnover_growth_target,
+                               years=await stats.public_years(session))
+    return table if format == "json" else _file(format, "public", *stats.growth_rows(table))
+
+
+@router.put("/public/{year}", response_model=PublicYear)
+async def stats_publish_year(year: Year, principal: Operator, session: Session):
+    """Make one year's platform totals public (operators)."""
+    await stats.set_public(session, principal, year, True)
+    return PublicYear(year=year, public=True)
+
+
+@router.delete("/public/{year}", status_code=status.HTTP_204_NO_CONTENT)
+async def stats_unpublish_year(year: Year, principal: Operator, session: Session):
+    """Withdraw one year's platform totals from the public (operators)."""
+    await stats.set_public(session, principal, year, False)
