@@ -24,9 +24,8 @@ from schemas.imports import ImportReport, RowError
 from schemas.listings import AchievementCreate, NeedCreate
 from schemas.tables import Organisation
 from schemas.validators import FORBIDDEN_CHARACTERS_MESSAGE, find_forbidden_characters
-from services import audit, outbox
+from services import audit, listings, outbox
 from services.errors import DomainError, Forbidden, Invalid, NotFound
-from services.lifecycle import status_after_edit
 from services.listings import SPECS, validate_codes
 from services.principal import Principal
 from services.progress import SILENT, Progress
@@ -160,25 +159,16 @@ async def apply(session: AsyncSession, principal: Principal, kind: ListKind, pla
             outbox.emit(session, f"{spec.noun}.created", spec.noun, row.id)
             report.created += 1
             continue
-        before = {k: getattr(row, k) for k in values}
-        changes = audit.diff(before, values)
-        if not changes:
+        try:
+            async with session.begin_nested():
+                changed = listings.edit(session, principal, spec, row, values)
+        except DomainError as exc:
+            report.errors.append(RowError(row=number, external_id=model.external_id,
+                                          field=(exc.field or "").removeprefix("body.") or None, message=exc.detail))
+            continue
+        if not changed:
             report.unchanged += 1
             continue
-        try:
-            new_status = status_after_edit(row.status, set(changes), spec.minor_fields)
-        except DomainError as exc:
-            report.errors.append(RowError(row=number, external_id=model.external_id, field="status",
-                                          message=exc.detail))
-            continue
-        for key, value in values.items():
-            setattr(row, key, value)
-        if new_status != row.status:
-            changes["status"] = {"before": row.status, "after": new_status.value}
-            row.status, row.submitted_at = new_status, now
-        row.updated_at = now
-        audit.record(session, principal, f"{spec.noun}.updated", spec.noun, row.id, changes)
-        outbox.emit(session, f"{spec.noun}.updated", spec.noun, row.id)
         report.updated += 1
     report.errors.sort(key=lambda e: e.row)
     report.failed = len(report.errors)

@@ -118,6 +118,11 @@ async def _backlog(m, op):
     return "GET", "/v1/ops/backlog", None
 
 
+async def _review(m, op):
+    item = await _listing(m, op, "submitted")
+    return "POST", f"/v1/{listing_kind(op)}/review", {"ids": [item["id"]], "action": "approve"}
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -148,6 +153,7 @@ for kind in ("achievements", "needs"):
         f"{kind}_approve": _lifecycle("approve", "submitted", OPERATOR_ONLY),
         f"{kind}_reject": _lifecycle("reject", "submitted", OPERATOR_ONLY),
         f"{kind}_sync_status": (_sync_status, {**OWNER_ONLY, "anonymous": 404, "broker": 404}),
+        f"{kind}_review": (_review, OPERATOR_ONLY),
     })
 
 
