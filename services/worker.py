@@ -34,6 +34,7 @@ from sqlalchemy.orm import aliased
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import is_connection_error, plain_url
+from services.listings import tick_need_deadlines
 from services.matching.refresh import refresh_listing
 from services.search.client import SearchUnavailable
 from services.search.sync import OUTBOX_KINDS, index_listings
@@ -248,3 +249,5 @@ async def run_worker(settings, once: bool = False, clock: Clock | None = None) -
                 with contextlib.suppress(Exception):
                     await listener.close()
 
+
+TICKS.append(tick_need_deadlines)

@@ -256,3 +256,39 @@ async def test_operators_review_many_listings_in_one_request(client, market):
     refused = await client.post("/v1/achievements/review", headers=operator.headers,
                                 json={"ids": submitted, "action": "reject"})
     assert refused.status_code == 422 and refused.json()["field"] == "body"
+
+
+async def test_a_need_past_its_deadline_or_challenge_is_refused_and_closed_when_it_passes(client, market, ctx, sync):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from schemas.tables import Need
+    from services.listings import tick_need_deadlines
+
+    firm = await market.organisation("enterprise")
+    operator = await market.operator()
+    late = await client.post("/v1/needs", params={"submit": "true"}, headers=firm.headers,
+                             json=need_body(deadline="2020-01-31"))
+    assert late.status_code == 422 and late.json()["field"] == "deadline"
+    draft = await create_listing(market, "needs", firm, publish=False, external_id="N-1", challenge={
+        "reward": "100000.00", "opens": "2020-01-01", "closes": "2020-03-01"})
+    refused = await client.post(f"/v1/needs/{draft['id']}/submit", headers=firm.headers)
+    assert refused.status_code == 422 and refused.json()["field"] == "challenge.closes"
+
+    waiting = await create_listing(market, "needs", firm, publish=False, external_id="N-2")
+    await client.post(f"/v1/needs/{waiting['id']}/submit", headers=firm.headers)
+    async with ctx.sessions() as session, session.begin():  # it waited in review past its deadline
+        await session.execute(update(Need).where(Need.id == waiting["id"]).values(deadline=datetime(2021, 1, 1)))
+    refused = await client.post(f"/v1/needs/{waiting['id']}/approve", headers=operator.headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "need.deadline_passed"
+
+    live = await create_listing(market, "needs", firm, external_id="N-3", deadline="2027-06-30")
+    await sync()
+    assert await tick_need_deadlines(ctx, datetime(2027, 6, 30, 15, 0, tzinfo=UTC)) == 0  # 23:00 in Chengdu
+    assert await tick_need_deadlines(ctx, datetime(2027, 6, 30, 16, 30, tzinfo=UTC)) == 1
+    await sync()
+    assert (await client.get(f"/v1/needs/{live['id']}", headers=firm.headers)).json()["status"] == "closed"
+    assert (await client.get("/v1/search/needs", params={"q": "采茶"})).json()["hits"] == []
+    trail = (await client.get("/v1/audit", headers=operator.headers, params={"object_id": live["id"]})).json()
+    assert trail["items"][0]["action"] == "need.closed" and trail["items"][0]["actor_type"] == "system"
