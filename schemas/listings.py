@@ -4,10 +4,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from schemas.common import Money, Patch
-from schemas.enums import IPType, ListingStatus, Stage, TransferMode
+from schemas.enums import IPType as _IPType
+from schemas.enums import ListingStatus, enum_input
+from schemas.enums import Stage as _Stage
+from schemas.enums import TransferMode as _TransferMode
 from schemas.identity import Contact
 from schemas.validators import validate_ip_number
 
@@ -15,9 +18,13 @@ CONFIDENTIAL_OWNER = "某企业"  # how the public sees the firm behind a confid
 Keyword = Annotated[str, Field(min_length=1, max_length=40)]
 FieldCode = Annotated[str, Field(min_length=2, max_length=80, examples=["advanced_energy.hydrogen"])]
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level 1–9")]
+# On input an enum value may also be its Chinese label, in either script (中试, 許可, 发明专利).
+Stage = Annotated[_Stage, BeforeValidator(enum_input(_Stage))]
+TransferMode = Annotated[_TransferMode, BeforeValidator(enum_input(_TransferMode))]
+IPType = Annotated[_IPType, BeforeValidator(enum_input(_IPType))]
 # Stages overlap in practice (a 中试 line is often called TRL 5); only gross contradictions are refused.
-STAGE_TRL = {Stage.lab: range(1, 5), Stage.bench: range(3, 7), Stage.pilot: range(5, 9),
-             Stage.production: range(7, 10)}
+STAGE_TRL = {_Stage.lab: range(1, 5), _Stage.bench: range(3, 7), _Stage.pilot: range(5, 9),
+             _Stage.production: range(7, 10)}
 
 
 class IPRecord(BaseModel):

@@ -114,8 +114,9 @@ def validate(kind: ListKind, rows: list[dict], ignore: set[str] = frozenset()) -
             continue
         seen.add(external_id)
         try:
-            model = CREATE_MODELS[kind].model_validate({k: v for k, v in raw.items() if k not in ignore})
-            validate_codes(SPECS[kind], SPECS[kind].columns(model))
+            values = {k: v for k, v in raw.items() if k not in ignore}
+            validate_codes(SPECS[kind], values)
+            model = CREATE_MODELS[kind].model_validate(values)
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(".".join(str(p) for p in first["loc"]) or None, first["msg"])

@@ -176,12 +176,17 @@ def readable(spec: ListingSpec, principal: Principal) -> Select:
 
 
 def validate_codes(spec: ListingSpec, values: dict[str, Any]) -> None:
+    """Field and region codes, resolved in place from whatever name the client used (`現代農業`,
+    `郫都區`, `天府新区`); an unknown one is a 422 with the closest candidates."""
     tax = taxonomy()
-    if "field" in values:
-        tax.check_field(values["field"], "body.field")
-    for code in values.get("secondary_fields") or []:
-        tax.check_field(code, "body.secondary_fields")
-    tax.check_region(values.get("region"), "body.region")
+    if isinstance(values.get("field"), str):
+        values["field"] = tax.check_field(values["field"], "body.field")
+    if isinstance(values.get("secondary_fields"), list):
+        values["secondary_fields"] = list(dict.fromkeys(
+            tax.check_field(code, "body.secondary_fields") if isinstance(code, str) else code
+            for code in values["secondary_fields"]))
+    if isinstance(values.get("region"), str):
+        values["region"] = tax.check_region(values["region"], "body.region")
 
 
 async def _get_row(session: AsyncSession, spec: ListingSpec, principal: Principal, listing_id: uuid.UUID,
@@ -455,13 +460,13 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
     stmt = readable(spec, principal)
     tax = taxonomy()
     if filters.field:
-        tax.check_field(filters.field, "query.field")
+        filters.field = tax.check_field(filters.field, "query.field")
         matches = [table.field == filters.field, table.field.startswith(filters.field + ".")]
         if spec.kind == ListKind.achievements:
             matches.append(table.secondary_fields.contains([filters.field]))
         stmt = stmt.where(or_(*matches))
     if filters.region:
-        tax.check_region(filters.region, "query.region")
+        filters.region = tax.check_region(filters.region, "query.region")
         stmt = stmt.where(table.region == filters.region)
     trl = table.trl if spec.kind == ListKind.achievements else table.required_trl
     if filters.trl_min is not None:

@@ -292,3 +292,26 @@ async def test_a_need_past_its_deadline_or_challenge_is_refused_and_closed_when_
     assert (await client.get("/v1/search/needs", params={"q": "采茶"})).json()["hits"] == []
     trail = (await client.get("/v1/audit", headers=operator.headers, params={"object_id": live["id"]})).json()
     assert trail["items"][0]["action"] == "need.closed" and trail["items"][0]["actor_type"] == "system"
+
+
+async def test_names_are_resolved_forgivingly_on_input(client, market):
+    uni = await market.organisation("university")
+    body = achievement_body(field="現代農業", secondary_fields=["智慧農業"], region="郫都區", stage="中试",
+                            transfer_modes=["許可", "技术入股"], trl=6,
+                            ip=[{"type": "发明专利", "number": "ZL202110123456.7"}])
+    created = await client.post("/v1/achievements", json=body, headers=uni.headers)
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert (item["field"], item["secondary_fields"], item["region"], item["stage"]) == (
+        "modern_agriculture", ["modern_agriculture.smart_agriculture"], "cd.pidu", "pilot")
+    assert item["transfer_modes"] == ["licence", "equity"] and item["ip"][0]["type"] == "invention_patent"
+    patched = await client.patch(f"/v1/achievements/{item['id']}", headers=uni.headers, json={"region": "天府新区"})
+    assert patched.json()["region"] == "cd.tianfu"
+    listed = await client.get("/v1/achievements", headers=uni.headers, params={"field": "现代农业", "region": "天府"})
+    assert [i["id"] for i in listed.json()["items"]] == [item["id"]]
+
+    unknown = await client.post("/v1/achievements", json=achievement_body(field="现代农业科技"), headers=uni.headers)
+    assert unknown.status_code == 422 and unknown.json()["field"] == "body.field"
+    assert "modern_agriculture" in unknown.json()["detail"]  # the closest candidate
+    stage = await client.post("/v1/achievements", json=achievement_body(stage="试产"), headers=uni.headers)
+    assert stage.status_code == 422 and stage.json()["field"] == "body.stage" and "pilot" in stage.json()["detail"]
