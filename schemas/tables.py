@@ -45,6 +45,7 @@ class Organisation(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     kind: str = Field(index=True)
     name: str
+    name_key: str | None = Field(default=None, index=True)  # the name folded (services.text.normalise)
     credit_code: str | None = Field(default=None, sa_column=Column(String(18), unique=True, nullable=True))
     region: str | None = None
     contact: dict[str, Any] = Field(default_factory=dict, sa_column=_json())

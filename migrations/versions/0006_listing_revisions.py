@@ -1,4 +1,5 @@
-"""Listing revisions (a published listing stays live while its edit is reviewed).
+"""Listing revisions (a published listing stays live while its edit is reviewed); organisations'
+folded names (one organisation per name in either script).
 
 Revision ID: 0006
 Revises: 0003
@@ -19,8 +20,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     for table in ("achievement", "need"):
         op.add_column(table, sa.Column("revision", JSONB(), nullable=True))
+    op.add_column("organisation", sa.Column("name_key", sa.String(), nullable=True))
+    op.create_index("ix_organisation_name_key", "organisation", ["name_key"])
+    from services.identity import organisation_name_key
+
+    conn = op.get_bind()
+    for org_id, name in conn.execute(sa.text("SELECT id, name FROM organisation")).all():
+        conn.execute(sa.text("UPDATE organisation SET name_key = :key WHERE id = :id"),
+                     {"key": organisation_name_key(name), "id": org_id})
 
 
 def downgrade() -> None:
+    op.drop_index("ix_organisation_name_key", table_name="organisation")
+    op.drop_column("organisation", "name_key")
     for table in ("achievement", "need"):
         op.drop_column(table, "revision")
