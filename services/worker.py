@@ -34,6 +34,7 @@ from sqlalchemy.orm import aliased
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import is_connection_error, plain_url
+from services.imports import handle_import_jobs
 from services.listings import tick_need_deadlines
 from services.matching.refresh import refresh_listing
 from services.search.client import SearchUnavailable
@@ -251,3 +252,4 @@ async def run_worker(settings, once: bool = False, clock: Clock | None = None) -
 
 
 TICKS.append(tick_need_deadlines)
+HANDLERS["import_job"] = handle_import_jobs

@@ -315,3 +315,18 @@ async def test_names_are_resolved_forgivingly_on_input(client, market):
     assert "modern_agriculture" in unknown.json()["detail"]  # the closest candidate
     stage = await client.post("/v1/achievements", json=achievement_body(stage="试产"), headers=uni.headers)
     assert stage.status_code == 422 and stage.json()["field"] == "body.stage" and "pilot" in stage.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["achievements", "needs"])
+async def test_mine_lists_the_callers_own_listings_in_every_status(client, market, kind):
+    owner = await market.organisation("enterprise" if kind == "needs" else "university")
+    other = await market.organisation("enterprise" if kind == "needs" else "university")
+    draft = await create_listing(market, kind, owner, publish=False, external_id="M-1")
+    published = await create_listing(market, kind, owner, external_id="M-2")
+    await create_listing(market, kind, other, external_id="M-3")
+    mine = (await client.get(f"/v1/{kind}", params={"mine": "true"}, headers=owner.headers)).json()["items"]
+    assert {i["id"] for i in mine} == {draft["id"], published["id"]}
+    key = await market.api_key(owner, scopes=["read"])
+    assert len((await client.get(f"/v1/{kind}", params={"mine": "true"}, headers=key.headers)).json()["items"]) == 2
+    anonymous = await client.get(f"/v1/{kind}", params={"mine": "true"})
+    assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
