@@ -69,25 +69,27 @@ def need_columns(body) -> dict[str, Any]:
     return data
 
 
-def _review_fields(row, insider: bool) -> dict:
+def _review_fields(row, owner: bool) -> dict:
     return {"status": row.status, "rejection_reason": row.rejection_reason, "submitted_at": row.submitted_at,
             "published_at": row.published_at, "created_at": row.created_at, "updated_at": row.updated_at,
-            "revision": row.revision if insider else None}
+            "revision": row.revision if owner else None}
 
 
 def achievement_read(row: Achievement, org_name: str, principal: Principal, insider: bool = False) -> AchievementRead:
-    insider = insider or is_insider(row, principal)
+    owner = is_insider(row, principal)  # a broker on a lead is an insider too, but reviews are not its business
+    insider = insider or owner
     return AchievementRead(
         id=row.id, organisation_id=row.organisation_id, organisation_name=org_name, external_id=row.external_id,
         title=row.title, summary=row.summary, description=row.description, keywords=row.keywords,
         field=row.field, secondary_fields=row.secondary_fields, ip=row.ip, trl=row.trl, stage=row.stage,
         transfer_modes=row.transfer_modes, price=_money_read(row, "price"), team=row.team, region=row.region,
-        contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row, insider),
+        contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row, owner),
     )
 
 
 def need_read(row: Need, org_name: str, principal: Principal, insider: bool = False) -> NeedRead:
-    insider = insider or is_insider(row, principal)
+    owner = is_insider(row, principal)
+    insider = insider or owner
     hidden = row.confidential and not insider
     challenge = ({"reward": row.challenge_reward, "opens": row.challenge_opens, "closes": row.challenge_closes}
                  if row.challenge_reward is not None else None)
@@ -97,7 +99,7 @@ def need_read(row: Need, org_name: str, principal: Principal, insider: bool = Fa
         title=row.title, description=row.description, keywords=row.keywords, field=row.field,
         budget=_money_read(row, "budget"), deadline=row.deadline, cooperation_modes=row.cooperation_modes,
         required_trl=row.required_trl, region=row.region, confidential=row.confidential,
-        contact=row.contact if insider else None, challenge=challenge, **_review_fields(row, insider),
+        contact=row.contact if insider else None, challenge=challenge, **_review_fields(row, owner),
     )
 
 
