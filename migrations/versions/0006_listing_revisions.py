@@ -2,7 +2,7 @@
 folded names (one organisation per name in either script); background import jobs.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
