@@ -79,7 +79,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-    response = problem(request, exc.status, exc.code, exc.detail, field=exc.field)
+    response = problem(request, exc.status, exc.code, exc.detail, field=exc.field, errors=exc.extra.get("errors"))
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
     if exc.status == 401:

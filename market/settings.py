@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     match_weight_region: Decimal = Decimal("0.04")
     match_weight_freshness: Decimal = Decimal("0.03")
 
+    import_sync_max_rows: int = 1000  # a larger file is imported by the worker as a background job
+
     worker_batch_size: int = 100
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
     worker_lease_seconds: int = 120  # a claimed event comes back to the queue this long after its worker died

@@ -1,5 +1,6 @@
 """Enums carry the glossary's code names (DOMAIN.md); the Chinese labels are data in LABELS."""
 
+import unicodedata
 from enum import StrEnum
 
 
@@ -179,3 +180,36 @@ CONTRACT_TYPE_LABELS: dict[str, str] = {**{t: LABELS[t] for t in (
     "development", "transfer", "consulting", "service", "brokerage", "training")}, "licence": "技术许可"}
 REGISTRATION_LABELS: dict[str, str] = {"unregistered": "未登记", "submitted": "已申请", "registered": "已登记",
                                        "refused": "不予登记"}
+
+# Other ways the same value is written on input: traditional script (Taiwan / Hong Kong forms) and the
+# common short forms. Input accepts the code, its label (LABELS) or one of these; output is the code.
+LABEL_ALIASES: dict[str, str] = {
+    "實驗室": "lab", "小試": "bench", "中試": "pilot", "產業化": "production", "产业化阶段": "production",
+    "中试阶段": "pilot", "小试阶段": "bench", "实验室阶段": "lab",
+    "轉讓": "assignment", "技术转让": "assignment", "技術轉讓": "assignment",
+    "許可": "licence", "技术许可": "licence", "技術許可": "licence", "license": "licence",
+    "作價入股": "equity", "技术入股": "equity", "技術入股": "equity",
+    "合作開發": "co_development", "技术开发": "co_development", "技術開發": "co_development",
+    "技術服務": "service",
+    "發明專利": "invention_patent", "发明": "invention_patent", "實用新型": "utility_model",
+    "实用新型专利": "utility_model", "實用新型專利": "utility_model",
+    "軟件著作權": "software_copyright", "軟體著作權": "software_copyright", "软著": "software_copyright",
+    "计算机软件著作权": "software_copyright", "集成電路布圖設計": "ic_layout", "集成电路布图": "ic_layout",
+    "積體電路布圖設計": "ic_layout", "植物新品種": "plant_variety", "技術秘密": "know_how", "技術祕密": "know_how",
+}
+
+
+def enum_input(enum: type[StrEnum]):
+    """A `BeforeValidator` that lets input name an enum value by its code, its Chinese label in either
+    script or a known alias (`中试`, `許可`, `发明专利`); anything else is left for the enum to refuse."""
+    members = {m.value for m in enum}
+    names = {label: code for code, label in LABELS.items() if code in members}
+    names |= {alias: code for alias, code in LABEL_ALIASES.items() if code in members}
+
+    def resolve(value):
+        if not isinstance(value, str):
+            return value
+        key = "".join(unicodedata.normalize("NFKC", value).split())
+        return key.lower() if key.lower() in members else names.get(key, value)
+
+    return resolve

@@ -2,12 +2,15 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from schemas.common import Money, Patch
-from schemas.enums import IPType, ListingStatus, Stage, TransferMode
+from schemas.enums import IPType as _IPType
+from schemas.enums import ListingStatus, enum_input
+from schemas.enums import Stage as _Stage
+from schemas.enums import TransferMode as _TransferMode
 from schemas.identity import Contact
 from schemas.validators import validate_ip_number
 
@@ -15,9 +18,13 @@ CONFIDENTIAL_OWNER = "某企业"  # how the public sees the firm behind a confid
 Keyword = Annotated[str, Field(min_length=1, max_length=40)]
 FieldCode = Annotated[str, Field(min_length=2, max_length=80, examples=["advanced_energy.hydrogen"])]
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level 1–9")]
+# On input an enum value may also be its Chinese label, in either script (中试, 許可, 发明专利).
+Stage = Annotated[_Stage, BeforeValidator(enum_input(_Stage))]
+TransferMode = Annotated[_TransferMode, BeforeValidator(enum_input(_TransferMode))]
+IPType = Annotated[_IPType, BeforeValidator(enum_input(_IPType))]
 # Stages overlap in practice (a 中试 line is often called TRL 5); only gross contradictions are refused.
-STAGE_TRL = {Stage.lab: range(1, 5), Stage.bench: range(3, 7), Stage.pilot: range(5, 9),
-             Stage.production: range(7, 10)}
+STAGE_TRL = {_Stage.lab: range(1, 5), _Stage.bench: range(3, 7), _Stage.pilot: range(5, 9),
+             _Stage.production: range(7, 10)}
 
 
 class IPRecord(BaseModel):
@@ -150,6 +157,19 @@ class ListingOwner(BaseModel):
     organisation_name: str = Field(examples=["四川大学", "某企业"])
 
 
+class ListingRevision(BaseModel):
+    """A published listing's substantive edit waiting for review; the published version stays live."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "submitted", "submitted_at": "2026-12-01T08:00:00+00:00", "rejection_reason": None,
+        "values": {"title": "基于视觉识别的嫩芽定位与柔性采摘末端执行器（第二代）"}}]})
+    status: Literal["submitted", "rejected"]
+    submitted_at: datetime
+    rejection_reason: str | None = None
+    values: dict[str, Any] = Field(description="The proposed values of the changed fields, named as in the audit "
+                                               "trail (`title`, `price_min`, `challenge_closes` …)")
+
+
 class _Review(BaseModel):
     status: ListingStatus
     rejection_reason: str | None = None
@@ -157,6 +177,8 @@ class _Review(BaseModel):
     published_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    revision: ListingRevision | None = Field(None, description="Only for the owner and operators: the edit "
+                                                               "waiting for review, beside the live version")
 
 
 class AchievementRead(_Review, ListingOwner):
@@ -250,3 +272,34 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [{"reason": "成果简介过于简略，请补充技术指标"}]})
     reason: str = Field(min_length=2, max_length=2000)
+
+
+class ReviewRequest(BaseModel):
+    """Approve or reject many listings at once (operators)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "ids": ["0b6f0c6e-8f4e-4c1e-9d43-0c4b8e2f5a11"], "action": "approve"}]})
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+    action: Literal["approve", "reject"]
+    reason: str | None = Field(None, min_length=2, max_length=2000, description="Required to reject")
+
+    @model_validator(mode="after")
+    def _reason(self) -> "ReviewRequest":
+        if self.action == "reject" and not self.reason:
+            raise ValueError("give the reason for the rejection")
+        return self
+
+
+class ReviewOutcome(BaseModel):
+    id: uuid.UUID
+    status: int = Field(description="What a single approve/reject would have answered: 200, 404, 409, 422")
+    listing_status: ListingStatus | None = None
+    code: str | None = Field(None, description="The problem code when it failed, e.g. `listing.illegal_transition`")
+    detail: str | None = None
+    field: str | None = None
+
+
+class ReviewReport(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[ReviewOutcome]

@@ -45,6 +45,7 @@ class Organisation(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     kind: str = Field(index=True)
     name: str
+    name_key: str | None = Field(default=None, index=True)  # the name folded (services.text.normalise)
     credit_code: str | None = Field(default=None, sa_column=Column(String(18), unique=True, nullable=True))
     region: str | None = None
     contact: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
@@ -171,6 +172,9 @@ class Achievement(SQLModel, table=True):
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json("'[]'::jsonb"))
     rejection_reason: str | None = None
     reviewed_by: uuid.UUID | None = None
+    # A published listing's substantive edit waiting for review, the live values untouched meanwhile:
+    # {"status": submitted|rejected, "values": {column: proposed}, "submitted_at", "rejection_reason"}.
+    revision: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(sa_column=_now_column())
@@ -203,6 +207,9 @@ class Need(SQLModel, table=True):
     challenge_closes: date | None = None
     rejection_reason: str | None = None
     reviewed_by: uuid.UUID | None = None
+    # A published listing's substantive edit waiting for review, the live values untouched meanwhile:
+    # {"status": submitted|rejected, "values": {column: proposed}, "submitted_at", "rejection_reason"}.
+    revision: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(sa_column=_now_column())

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import OrgKind, Role
@@ -26,6 +26,7 @@ from services import audit
 from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.principal import Principal
+from services.text import normalise
 
 _hasher = PasswordHasher()
 # Verifying against a real hash when the user does not exist keeps login time the same either way.
@@ -195,6 +196,37 @@ async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
 
 # --- organisations and users ----------------------------------------------------------------------
 
+def organisation_name_key(name: str) -> str:
+    """The name as organisations are told apart: either script, any width and spacing (四川大學 = 四川大学)."""
+    return "".join(normalise(name).split())
+
+
+async def _refuse_duplicate(session: AsyncSession, name: str, credit_code: str | None,
+                            org_id: uuid.UUID | None = None) -> str:
+    """One organisation per 统一社会信用代码 and per folded name: a second registration is a 409 that
+    names the one that exists. Returns the folded name."""
+    key = organisation_name_key(name)
+    # Two registrations of the same organisation at once: the second waits for the first, then sees it.
+    for lock in sorted({f"organisation:{key}", f"organisation:{credit_code}"} if credit_code else
+                       {f"organisation:{key}"}):
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": lock})
+    match = or_(Organisation.name_key == key, Organisation.credit_code == credit_code) if credit_code \
+        else Organisation.name_key == key
+    stmt = select(Organisation).where(match)
+    if org_id is not None:
+        stmt = stmt.where(Organisation.id != org_id)
+    existing = (await session.scalars(stmt.order_by(Organisation.created_at).limit(1))).first()
+    if existing is not None:
+        by_code = credit_code is not None and existing.credit_code == credit_code
+        raise Conflict(
+            f"{'this credit code' if by_code else 'this name'} is registered to organisation "
+            f"{existing.name} ({existing.id})",
+            code="organisation.duplicate_credit_code" if by_code else "organisation.duplicate_name",
+            field="body.credit_code" if by_code else "body.name", organisation_id=str(existing.id),
+            organisation_name=existing.name)
+    return key
+
+
 def _org_values(org: Organisation) -> dict:
     return {"kind": org.kind, "name": org.name, "credit_code": org.credit_code, "region": org.region,
             "contact": org.contact}
@@ -205,8 +237,9 @@ async def create_organisation(
 ) -> tuple[Organisation, User | None]:
     if not principal.is_operator:
         raise Forbidden("only operators register organisations", code="organisation.forbidden")
-    org = Organisation(kind=body.kind.value, name=body.name, credit_code=body.credit_code, region=body.region,
-                       contact=body.contact.model_dump(exclude_none=True))
+    key = await _refuse_duplicate(session, body.name, body.credit_code)
+    org = Organisation(kind=body.kind.value, name=body.name, name_key=key, credit_code=body.credit_code,
+                       region=body.region, contact=body.contact.model_dump(exclude_none=True))
     session.add(org)
     await flush_or_conflict(session, ORGANISATION_CONFLICTS)
     audit.record(session, principal, "organisation.created", "organisation", org.id, audit.diff({}, _org_values(org)))
@@ -238,6 +271,9 @@ async def update_organisation(
     await _require_org_admin(session, principal, org_id)
     before = _org_values(org)
     changes = body.model_dump(exclude_unset=True)
+    if "name" in changes or changes.get("credit_code"):
+        org.name_key = await _refuse_duplicate(session, changes.get("name", org.name), changes.get("credit_code"),
+                                               org.id)
     for key, value in changes.items():
         setattr(org, key, value if key != "contact" else (value or {}))
     await flush_or_conflict(session, ORGANISATION_CONFLICTS)
@@ -321,7 +357,8 @@ async def ensure_operator_admin(sessions, email: str, password: str | None) -> t
             return False, None
         org = await session.scalar(select(Organisation).where(Organisation.kind == OrgKind.operator))
         if org is None:
-            org = Organisation(kind=OrgKind.operator, name="科创生态岛 平台运营", region="cd.hightech")
+            org = Organisation(kind=OrgKind.operator, name="科创生态岛 平台运营", region="cd.hightech",
+                               name_key=organisation_name_key("科创生态岛 平台运营"))
             session.add(org)
             await session.flush()
         password = password or secrets.token_urlsafe(12)

@@ -1,8 +1,9 @@
 """The review lifecycle of a listing, as a pure state machine (unit-tested on its own).
 
 draft → submitted → published, or → rejected (with a reason) and back through submit;
-published → closed (need fulfilled / achievement transferred) or archived. An edit to a published
-listing sends it back to review unless only minor fields changed.
+published → closed (need fulfilled / achievement transferred) or archived. A substantive edit to a
+published listing waits for review as a revision while the published version stays live; minor
+fields change at once.
 """
 
 from enum import StrEnum
@@ -46,12 +47,11 @@ def next_status(current: S | str, action: Action) -> S:
     return to
 
 
-def status_after_edit(current: S | str, changed: set[str], minor_fields: frozenset[str]) -> S:
-    """Editing a published listing's substance sends it back to review; minor fields do not."""
+def held_for_review(current: S | str, changed: set[str], minor_fields: frozenset[str]) -> set[str]:
+    """The changed fields that wait for review as a revision: a published listing's substance (the live
+    version stays as it is meanwhile); nothing on a listing that is not published."""
     current = S(current)
     if current not in EDITABLE:
         raise Conflict(f"a {current.value} listing cannot be edited; reopen it first",
                        code="listing.not_editable", field="status")
-    if current == S.published and changed - minor_fields:
-        return S.submitted
-    return current
+    return changed - minor_fields if current == S.published else set()

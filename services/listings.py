@@ -8,11 +8,12 @@ transaction; the worker then updates the search index and the leads.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Date, Numeric, Select, and_, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +22,8 @@ from schemas.listings import CONFIDENTIAL_OWNER, STAGE_TRL, AchievementRead, Nee
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit, outbox
 from services.db import flush_or_conflict
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_after_edit
+from services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from services.lifecycle import TOPICS, TRANSITIONS, Action, held_for_review, next_status
 from services.pagination import decode_cursor, instant, page
 from services.principal import Principal
 from services.taxonomy import taxonomy
@@ -68,24 +69,27 @@ def need_columns(body) -> dict[str, Any]:
     return data
 
 
-def _review_fields(row) -> dict:
+def _review_fields(row, owner: bool) -> dict:
     return {"status": row.status, "rejection_reason": row.rejection_reason, "submitted_at": row.submitted_at,
-            "published_at": row.published_at, "created_at": row.created_at, "updated_at": row.updated_at}
+            "published_at": row.published_at, "created_at": row.created_at, "updated_at": row.updated_at,
+            "revision": row.revision if owner else None}
 
 
 def achievement_read(row: Achievement, org_name: str, principal: Principal, insider: bool = False) -> AchievementRead:
-    insider = insider or is_insider(row, principal)
+    owner = is_insider(row, principal)  # a broker on a lead is an insider too, but reviews are not its business
+    insider = insider or owner
     return AchievementRead(
         id=row.id, organisation_id=row.organisation_id, organisation_name=org_name, external_id=row.external_id,
         title=row.title, summary=row.summary, description=row.description, keywords=row.keywords,
         field=row.field, secondary_fields=row.secondary_fields, ip=row.ip, trl=row.trl, stage=row.stage,
         transfer_modes=row.transfer_modes, price=_money_read(row, "price"), team=row.team, region=row.region,
-        contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row),
+        contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row, owner),
     )
 
 
 def need_read(row: Need, org_name: str, principal: Principal, insider: bool = False) -> NeedRead:
-    insider = insider or is_insider(row, principal)
+    owner = is_insider(row, principal)
+    insider = insider or owner
     hidden = row.confidential and not insider
     challenge = ({"reward": row.challenge_reward, "opens": row.challenge_opens, "closes": row.challenge_closes}
                  if row.challenge_reward is not None else None)
@@ -95,7 +99,7 @@ def need_read(row: Need, org_name: str, principal: Principal, insider: bool = Fa
         title=row.title, description=row.description, keywords=row.keywords, field=row.field,
         budget=_money_read(row, "budget"), deadline=row.deadline, cooperation_modes=row.cooperation_modes,
         required_trl=row.required_trl, region=row.region, confidential=row.confidential,
-        contact=row.contact if insider else None, challenge=challenge, **_review_fields(row),
+        contact=row.contact if insider else None, challenge=challenge, **_review_fields(row, owner),
     )
 
 
@@ -112,6 +116,23 @@ def _consistent_maturity(row: Achievement) -> None:
                       field="body.stage")
 
 
+# "Already past" is judged by the date in China (UTC+8, no daylight saving), where the lists are used.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def _need_dates_open(row, on: date) -> None:
+    """A need whose deadline or bidding window has passed is not published (nor sent to review)."""
+    if row.deadline is not None and row.deadline < on:
+        raise Invalid(f"the deadline {row.deadline} has passed", code="need.deadline_passed", field="deadline")
+    if row.challenge_closes is not None and row.challenge_closes < on:
+        raise Invalid(f"the challenge closed on {row.challenge_closes}", code="need.challenge_closed",
+                      field="challenge.closes")
+
+
 @dataclass(frozen=True)
 class ListingSpec:
     kind: ListKind
@@ -122,6 +143,7 @@ class ListingSpec:
     columns: Callable[[Any], dict[str, Any]]
     read: Callable[..., Any]
     check_row: Callable[[Any], None] = lambda row: None
+    check_publishable: Callable[[Any, date], None] = lambda row, on: None  # at submit and approve
 
 
 ACHIEVEMENTS = ListingSpec(
@@ -136,7 +158,7 @@ NEEDS = ListingSpec(
     posters=frozenset({OrgKind.enterprise, OrgKind.agency, OrgKind.institute, OrgKind.university}),
     minor_fields=frozenset({"contact", "deadline", "external_id", "budget_negotiable", "budget_min",
                             "budget_max"}),
-    columns=need_columns, read=need_read,
+    columns=need_columns, read=need_read, check_publishable=_need_dates_open,
 )
 SPECS = {ListKind.achievements: ACHIEVEMENTS, ListKind.needs: NEEDS}
 
@@ -156,12 +178,17 @@ def readable(spec: ListingSpec, principal: Principal) -> Select:
 
 
 def validate_codes(spec: ListingSpec, values: dict[str, Any]) -> None:
+    """Field and region codes, resolved in place from whatever name the client used (`現代農業`,
+    `郫都區`, `天府新区`); an unknown one is a 422 with the closest candidates."""
     tax = taxonomy()
-    if "field" in values:
-        tax.check_field(values["field"], "body.field")
-    for code in values.get("secondary_fields") or []:
-        tax.check_field(code, "body.secondary_fields")
-    tax.check_region(values.get("region"), "body.region")
+    if isinstance(values.get("field"), str):
+        values["field"] = tax.check_field(values["field"], "body.field")
+    if isinstance(values.get("secondary_fields"), list):
+        values["secondary_fields"] = list(dict.fromkeys(
+            tax.check_field(code, "body.secondary_fields") if isinstance(code, str) else code
+            for code in values["secondary_fields"]))
+    if isinstance(values.get("region"), str):
+        values["region"] = tax.check_region(values["region"], "body.region")
 
 
 async def _get_row(session: AsyncSession, spec: ListingSpec, principal: Principal, listing_id: uuid.UUID,
@@ -186,7 +213,20 @@ def _require_owner(spec: ListingSpec, principal: Principal, row) -> None:
 
 def _values(spec: ListingSpec, row) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in spec.table.__table__.columns
-            if c.name not in ("created_at", "updated_at")}
+            if c.name not in ("created_at", "updated_at", "revision")}
+
+
+def _revision_values(spec: ListingSpec, row) -> dict[str, Any]:
+    """The pending revision's values, back from JSONB into the columns' Python types."""
+    columns = spec.table.__table__.columns
+    values = {}
+    for key, value in ((row.revision or {}).get("values") or {}).items():
+        if value is not None and isinstance(columns[key].type, Numeric):
+            value = Decimal(value)
+        elif value is not None and isinstance(columns[key].type, Date):
+            value = date.fromisoformat(value)
+        values[key] = value
+    return values
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -201,6 +241,7 @@ async def create(session: AsyncSession, principal: Principal, spec: ListingSpec,
     validate_codes(spec, values)
     row = spec.table(organisation_id=org.id, status=status, **values)
     if status == ListingStatus.submitted:
+        spec.check_publishable(row, today())
         row.submitted_at = datetime.now(UTC)
     session.add(row)
     await flush_or_conflict(session, _external_id_conflict(spec))
@@ -232,23 +273,51 @@ async def update(session: AsyncSession, principal: Principal, spec: ListingSpec,
     _require_owner(spec, principal, row)
     values = spec.columns(body)
     validate_codes(spec, values)
-    before = _values(spec, row)
-    for key, value in values.items():
-        setattr(row, key, value)
-    spec.check_row(row)
-    changes = audit.diff(before, _values(spec, row))
-    if not changes:
-        return spec.read(row, org_name, principal)
-    new_status = status_after_edit(row.status, set(changes), spec.minor_fields)
-    if new_status != row.status:
-        row.status = new_status
-        row.submitted_at = datetime.now(UTC)
-        changes["status"] = {"before": before["status"], "after": new_status.value}
-    row.updated_at = datetime.now(UTC)
-    await flush_or_conflict(session, _external_id_conflict(spec))
-    audit.record(session, principal, f"{spec.noun}.updated", spec.noun, row.id, changes)
-    outbox.emit(session, f"{spec.noun}.updated", spec.noun, row.id)
+    if edit(session, principal, spec, row, values):
+        await flush_or_conflict(session, _external_id_conflict(spec))
     return spec.read(row, org_name, principal)
+
+
+def edit(session: AsyncSession, principal: Principal, spec: ListingSpec, row, values: dict[str, Any]) -> bool:
+    """Apply an edit (a PATCH, an imported row) to a locked row; whether anything changed.
+
+    On a published listing, minor fields change at once and substantive ones wait as a revision for an
+    operator's review: the published version stays live (GET, search, matches, leads) until then."""
+    live = _values(spec, row)
+    pending = _revision_values(spec, row)
+    proposed = {**live, **pending}
+    merged = {**proposed, **values}
+    spec.check_row(SimpleNamespace(**merged))
+    if row.status in (ListingStatus.submitted, ListingStatus.published):
+        spec.check_publishable(SimpleNamespace(**merged), today())
+    held = held_for_review(row.status, set(audit.diff({k: proposed[k] for k in values}, values)),
+                           spec.minor_fields)
+    now = datetime.now(UTC)
+    touched = False
+    if held:  # a new proposal: the pending one with this edit on top, less what equals the live version
+        proposal = {k: v for k, v in merged.items() if k not in spec.minor_fields and k in {*pending, *values}
+                    and audit.jsonable(v) != audit.jsonable(live[k])}
+        if proposal:
+            row.revision = {"status": "submitted", "values": audit.jsonable(proposal),
+                            "submitted_at": now.isoformat(), "rejection_reason": None}
+            audit.record(session, principal, f"{spec.noun}.revision_submitted", spec.noun, row.id,
+                         audit.diff({k: live[k] for k in proposal}, proposal))
+        else:  # edited back to the live version: nothing left to review
+            row.revision = None
+            audit.record(session, principal, f"{spec.noun}.revision_withdrawn", spec.noun, row.id, {})
+        touched = True
+    direct = {k: v for k, v in values.items() if not (row.status == ListingStatus.published
+                                                      and k not in spec.minor_fields)}
+    for key, value in direct.items():
+        setattr(row, key, value)
+    changes = audit.diff({k: live[k] for k in direct}, direct)
+    if changes:
+        audit.record(session, principal, f"{spec.noun}.updated", spec.noun, row.id, changes)
+        outbox.emit(session, f"{spec.noun}.updated", spec.noun, row.id)
+        touched = True
+    if touched:
+        row.updated_at = now
+    return touched
 
 
 async def transition(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID,
@@ -259,21 +328,84 @@ async def transition(session: AsyncSession, principal: Principal, spec: ListingS
             raise Forbidden("operators review listings", code="auth.operator_required")
     else:
         _require_owner(spec, principal, row)
+    if action in (Action.approve, Action.reject) and (row.revision or {}).get("status") == "submitted":
+        _review_revision(session, principal, spec, row, action, reason)
+        return spec.read(row, org_name, principal)
     before = {"status": row.status, "rejection_reason": row.rejection_reason}
     row.status = next_status(row.status, action)
     now = datetime.now(UTC)
+    if action in (Action.submit, Action.approve):
+        spec.check_publishable(row, today(now))
     if action == Action.submit:
         row.submitted_at, row.rejection_reason = now, None
     elif action == Action.approve:
         row.published_at, row.reviewed_by = now, principal.user_id
     elif action == Action.reject:
         row.rejection_reason, row.reviewed_by = reason, principal.user_id
+    elif action in (Action.close, Action.archive):
+        row.revision = None  # nothing left to review on a listing that left the list
     row.updated_at = now
     topic = f"{spec.noun}.{TOPICS[action]}"
     audit.record(session, principal, topic, spec.noun, row.id,
                  audit.diff(before, {"status": row.status, "rejection_reason": row.rejection_reason}))
     outbox.emit(session, topic, spec.noun, row.id)
     return spec.read(row, org_name, principal)
+
+
+def _review_revision(session: AsyncSession, principal: Principal, spec: ListingSpec, row, action: Action,
+                     reason: str | None) -> None:
+    """Approve or reject a published listing's pending revision. Approval swaps it in (and the worker
+    re-indexes it and recomputes its leads); rejection leaves the published version as it was."""
+    now = datetime.now(UTC)
+    values = _revision_values(spec, row)
+    if action == Action.reject:
+        row.revision = {**row.revision, "status": "rejected", "rejection_reason": reason}
+        row.reviewed_by = principal.user_id
+        audit.record(session, principal, f"{spec.noun}.revision_rejected", spec.noun, row.id,
+                     {"rejection_reason": {"before": None, "after": reason}})
+        return
+    spec.check_publishable(SimpleNamespace(**{**_values(spec, row), **values}), today(now))
+    changes = audit.diff(_values(spec, row), {**_values(spec, row), **values})
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.revision, row.reviewed_by, row.updated_at = None, principal.user_id, now
+    audit.record(session, principal, f"{spec.noun}.revision_approved", spec.noun, row.id, changes)
+    outbox.emit(session, f"{spec.noun}.updated", spec.noun, row.id)
+
+
+async def review_many(session: AsyncSession, principal: Principal, spec: ListingSpec, ids: list[uuid.UUID],
+                      action: Action, reason: str | None) -> list[dict[str, Any]]:
+    """Approve or reject many listings (or their pending revisions) at once; each one succeeds or fails on
+    its own, and the answer says which."""
+    if not principal.is_operator:
+        raise Forbidden("operators review listings", code="auth.operator_required")
+    results = []
+    for listing_id in dict.fromkeys(ids):
+        try:
+            async with session.begin_nested():
+                listing = await transition(session, principal, spec, listing_id, action, reason)
+            results.append({"id": listing_id, "status": 200, "listing_status": listing.status})
+        except DomainError as exc:
+            results.append({"id": listing_id, "status": exc.status, "code": exc.code, "detail": exc.detail,
+                            "field": exc.field})
+    return results
+
+
+async def tick_need_deadlines(ctx, now: datetime) -> int:
+    """Clock-driven: published needs whose deadline has passed are closed, so they leave search, the
+    matches and the next publication (through their `need.closed` event). Returns how many."""
+    system = Principal(kind="system")
+    async with ctx.sessions() as session, session.begin():
+        rows = (await session.scalars(select(Need).where(
+            Need.status == ListingStatus.published, Need.deadline < today(now),
+        ).with_for_update(skip_locked=True))).all()
+        for row in rows:
+            row.status, row.revision, row.updated_at = ListingStatus.closed, None, now
+            audit.record(session, system, "need.closed", "need", row.id,
+                         {"status": {"before": "published", "after": "closed"},
+                          "reason": {"before": None, "after": f"deadline {row.deadline} passed"}})
+            outbox.emit(session, "need.closed", "need", row.id)
+    return len(rows)
 
 
 async def delete(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID) -> None:
@@ -317,6 +449,8 @@ class ListingFilters(ListingCriteria):
     organisation_id: uuid.UUID | None = None
     updated_since: datetime | None = None
     sort: str = "-updated_at"
+    mine: bool = False
+    revision: bool | None = None
 
 
 SORTS = {"updated_at", "published_at", "created_at"}
@@ -328,13 +462,13 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
     stmt = readable(spec, principal)
     tax = taxonomy()
     if filters.field:
-        tax.check_field(filters.field, "query.field")
+        filters.field = tax.check_field(filters.field, "query.field")
         matches = [table.field == filters.field, table.field.startswith(filters.field + ".")]
         if spec.kind == ListKind.achievements:
             matches.append(table.secondary_fields.contains([filters.field]))
         stmt = stmt.where(or_(*matches))
     if filters.region:
-        tax.check_region(filters.region, "query.region")
+        filters.region = tax.check_region(filters.region, "query.region")
         stmt = stmt.where(table.region == filters.region)
     trl = table.trl if spec.kind == ListKind.achievements else table.required_trl
     if filters.trl_min is not None:
@@ -359,6 +493,14 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
             stmt = stmt.where(table.confidential.is_(False))  # a filter must not reveal a confidential firm
     if filters.updated_since:
         stmt = stmt.where(table.updated_at >= filters.updated_since)
+    if filters.mine:
+        if principal.organisation_id is None:
+            raise Unauthenticated("`mine` lists the caller's organisation's listings: sign in or send an API key")
+        stmt = stmt.where(table.organisation_id == principal.organisation_id)
+    if filters.revision is not None:
+        if not principal.is_operator:  # whether an edit is pending is the owner's business
+            stmt = stmt.where(table.organisation_id == principal.organisation_id)
+        stmt = stmt.where(table.revision.is_not(None) if filters.revision else table.revision.is_(None))
 
     descending = filters.sort.startswith("-")
     name = filters.sort.lstrip("-")

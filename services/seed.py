@@ -12,6 +12,7 @@ from sqlalchemy import select
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import Organisation
 from services import imports
+from services.identity import organisation_name_key
 from services.principal import Principal
 from services.progress import SILENT, Progress
 from services.taxonomy import SEED
@@ -31,6 +32,7 @@ async def load_seed(ctx, demo: bool, progress: Progress = SILENT) -> dict[str, i
             org = await session.scalar(select(Organisation).where(Organisation.credit_code == entry["credit_code"]))
             if org is None:
                 org = Organisation(kind=entry["kind"], name=entry["name"], credit_code=entry["credit_code"],
+                                   name_key=organisation_name_key(entry["name"]),
                                    region=entry.get("region"), contact=entry.get("contact") or {})
                 session.add(org)
                 await session.flush()

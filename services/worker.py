@@ -2,11 +2,11 @@
 the clock-driven jobs.
 
 Hooking in (one entry each, where HANDLERS and TICKS are defined below):
-- `HANDLERS[aggregate_type] = handle_x`, where `async def handle_x(ctx, events: list[OutboxEvent]) -> None`
+- `HANDLERS[aggregate_type]: handle_x`, where `async def handle_x(ctx, events: list[OutboxEvent]) -> None`
   opens its own sessions and short transactions, re-reads by id and is idempotent (an event may be handled
   again after a crash). It raises to have the events retried with backoff. Events of an aggregate type
   no handler knows are marked processed.
-- `TICKS.append(tick_x)`, where `async def tick_x(ctx, now: datetime) -> None` is a clock-driven job run
+- `TICKS: [..., tick_x]`, where `async def tick_x(ctx, now: datetime) -> None` is a clock-driven job run
   at most every WORKER_TICK_SECONDS, with `now` from the worker's (injectable) clock.
 
 How a batch goes, so that several workers scale out instead of waiting on each other:
@@ -34,6 +34,8 @@ from sqlalchemy.orm import aliased
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import is_connection_error, plain_url
+from services.imports import handle_import_jobs
+from services.listings import tick_need_deadlines
 from services.matching.refresh import refresh_listing
 from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
@@ -71,8 +73,9 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
             await refresh_listing(ctx, kind, listing_id)
 
 
-HANDLERS: dict[str, Handler] = {noun: handle_listings for noun in OUTBOX_KINDS}
-TICKS: list[Tick] = [tick_obligations]
+HANDLERS: dict[str, Handler] = {**{noun: handle_listings for noun in OUTBOX_KINDS},
+                                "import_job": handle_import_jobs}
+TICKS: list[Tick] = [tick_need_deadlines, tick_obligations]
 
 
 def _at(clock: Clock | None):

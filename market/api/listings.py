@@ -19,6 +19,8 @@ from schemas.listings import (
     NeedRead,
     NeedUpdate,
     RejectBody,
+    ReviewReport,
+    ReviewRequest,
 )
 from services import listings
 from services.lifecycle import Action
@@ -58,6 +60,10 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
         amount_max: Annotated[Decimal | None, amount_query(description=f"{amount} range overlaps this maximum")] = None,
         status_: Annotated[ListingStatus | None, Query(alias="status")] = None,
         organisation_id: uuid.UUID | None = None,
+        mine: Annotated[bool, Query(description="Only the caller's organisation's listings, in every status "
+                                                "(401 without credentials)")] = False,
+        revision: Annotated[bool | None, Query(description="Only listings with (true) or without (false) a "
+                                                           "revision waiting for review")] = None,
         updated_since: Instant | None = None,
         sort: Annotated[str, Query(pattern=r"^-?(updated_at|published_at|created_at)$")] = "-updated_at",
     ):
@@ -66,7 +72,7 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
         filters = listings.ListingFilters(
             field=field, region=region, trl_min=trl_min, trl_max=trl_max, mode=mode, amount_min=amount_min,
             amount_max=amount_max, status=status_, organisation_id=organisation_id, updated_since=updated_since,
-            sort=sort)
+            sort=sort, mine=mine, revision=revision)
         items, cursor = await listings.list_page(session, principal, spec, filters, pagination.limit,
                                                  pagination.cursor)
         return Page(items=items, next_cursor=cursor)
@@ -78,8 +84,11 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
 
     @router.patch("/{listing_id}", response_model=read_model, name=f"{kind}_update")
     async def update(listing_id: uuid.UUID, body: update_model, principal: ListingWriter, session: Session):
-        """Change the fields sent. A published listing whose substance changes goes back to review;
-        contact, attachments, team and price/budget edits keep it published."""
+        """Change the fields sent. On a published listing, contact, attachments, team, external id and
+        price/budget (and a need's deadline) change at once; a substantive change (title, text, field,
+        maturity …) waits as a `revision` for an operator's review while the published version stays
+        live in GET, search, matches and leads. Further edits add to the pending revision; editing back
+        to the live values withdraws it."""
         return await listings.update(session, principal, spec, listing_id, body)
 
     @router.delete("/{listing_id}", status_code=status.HTTP_204_NO_CONTENT, name=f"{kind}_delete")
@@ -93,13 +102,24 @@ def listing_router(spec: listings.ListingSpec, create_model, update_model, read_
 
     @router.post("/{listing_id}/approve", response_model=read_model, name=f"{kind}_approve")
     async def approve(listing_id: uuid.UUID, principal: Operator, session: Session):
-        """Publish a listing under review (operators)."""
+        """Publish a listing under review, or swap in a published listing's pending revision (operators).
+        A need whose deadline or challenge window has passed is refused (422 naming the field)."""
         return await listings.transition(session, principal, spec, listing_id, Action.approve)
 
     @router.post("/{listing_id}/reject", response_model=read_model, name=f"{kind}_reject")
     async def reject(listing_id: uuid.UUID, body: RejectBody, principal: Operator, session: Session):
-        """Send a listing under review back to its owner with a reason (operators)."""
+        """Send a listing under review back to its owner with a reason, or reject a published listing's
+        pending revision (the published version stays as it was; the reason is on the revision)."""
         return await listings.transition(session, principal, spec, listing_id, Action.reject, body.reason)
+
+    @router.post("/review", response_model=ReviewReport, name=f"{kind}_review")
+    async def review(body: ReviewRequest, principal: Operator, session: Session):
+        """Approve or reject many listings (or their pending revisions) in one request (operators).
+        Each id succeeds or fails on its own; `items` has, per id, the status a single approve/reject
+        would have answered and, when it failed, its problem code."""
+        items = await listings.review_many(session, principal, spec, body.ids, Action(body.action), body.reason)
+        failed = sum(1 for i in items if i["status"] != 200)
+        return ReviewReport(succeeded=len(items) - failed, failed=failed, items=items)
 
     return router
 

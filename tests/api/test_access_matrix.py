@@ -204,6 +204,21 @@ def _stats(method: str, path: str):
     return setup
 
 
+async def _review(m, op):
+    item = await _listing(m, op, "submitted")
+    return "POST", f"/v1/{listing_kind(op)}/review", {"ids": [item["id"]], "action": "approve"}
+
+
+async def _import_job(m, op):
+    from schemas.imports import ImportJob
+
+    async with m.ctx.sessions() as session, session.begin():
+        job = ImportJob(organisation_id=m.owner.organisation_id, list_kind="achievements", format="jsonl",
+                        content=b"", total=0)
+        session.add(job)
+    return "GET", f"/v1/imports/jobs/{job.id}", None
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -216,6 +231,7 @@ CASES = {
     "api_keys_create": (_key_create, ORG_ADMIN),
     "api_keys_revoke": (_key_revoke, {**ORG_ADMIN, "same_org": 200, "operator": 200}),
     "imports_create": (_import, {**POSTERS, "same_org": 200, "other_org": 200}),
+    "import_jobs_get": (_import_job, {**OWNER_ONLY, "broker": 404}),
     "leads_create": (_lead_create, BROKERS),
     "leads_claim": (_lead_claim, {**OPERATOR_ONLY, "broker": 200, "operator": 403}),
     "publications_create": (_publication, {**OPERATOR_ONLY, "operator": 201}),
@@ -262,6 +278,7 @@ for kind in ("achievements", "needs"):
         f"{kind}_approve": _lifecycle("approve", "submitted", OPERATOR_ONLY),
         f"{kind}_reject": _lifecycle("reject", "submitted", OPERATOR_ONLY),
         f"{kind}_sync_status": (_sync_status, {**OWNER_ONLY, "anonymous": 404, "broker": 404}),
+        f"{kind}_review": (_review, OPERATOR_ONLY),
     })
 
 

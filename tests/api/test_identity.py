@@ -82,6 +82,30 @@ async def test_credit_code_check_digit_is_validated(client, market):
     assert response.json()["field"] == "body.credit_code"
 
 
+async def test_one_organisation_per_credit_code_and_per_name_in_either_script(client, market):
+    from tests.factories import credit_code
+
+    operator = await market.operator()
+    first = await market.organisation("university", name="西南交通大学 科技园")
+    traditional = await client.post("/v1/organisations", headers=operator.headers, json={
+        "kind": "university", "name": "西南交通大學科技園", "credit_code": credit_code("university")})
+    assert traditional.status_code == 409 and traditional.json()["code"] == "organisation.duplicate_name"
+    assert traditional.json()["field"] == "body.name" and first.organisation_id in traditional.json()["detail"]
+    assert "西南交通大学 科技园" in traditional.json()["detail"]
+    code = (await client.get(f"/v1/organisations/{first.organisation_id}")).json()["credit_code"]
+    same_code = await client.post("/v1/organisations", headers=operator.headers, json={
+        "kind": "university", "name": "另一个名字的大学", "credit_code": code})
+    assert same_code.status_code == 409 and same_code.json()["code"] == "organisation.duplicate_credit_code"
+    assert first.organisation_id in same_code.json()["detail"]
+    other = await market.organisation("enterprise")
+    renamed = await client.patch(f"/v1/organisations/{other.organisation_id}", headers=other.headers,
+                                 json={"name": "西南交通大學　科技園"})
+    assert renamed.status_code == 409 and renamed.json()["code"] == "organisation.duplicate_name"
+    kept = await client.patch(f"/v1/organisations/{first.organisation_id}", headers=first.headers,
+                              json={"name": "西南交通大學科技園"})  # its own name in the other script
+    assert kept.status_code == 200
+
+
 async def test_mass_assignment_is_rejected(client, market):
     org = await market.organisation()
     response = await client.patch(f"/v1/organisations/{org.organisation_id}", headers=org.headers,

@@ -4,7 +4,7 @@ import pytest
 
 from schemas.enums import ListingStatus as S
 from services.errors import Conflict
-from services.lifecycle import Action, next_status, status_after_edit
+from services.lifecycle import Action, held_for_review, next_status
 
 MINOR = frozenset({"contact", "attachments", "team"})
 
@@ -40,18 +40,18 @@ def test_illegal_transitions_conflict(current, action):
 
 
 @pytest.mark.parametrize(("current", "changed", "expected"), [
-    (S.published, {"title"}, S.submitted),
-    (S.published, {"contact", "team"}, S.published),
-    (S.published, {"contact", "keywords"}, S.submitted),
-    (S.draft, {"title"}, S.draft),
-    (S.rejected, {"title"}, S.rejected),
-    (S.published, set(), S.published),
+    (S.published, {"title"}, {"title"}),
+    (S.published, {"contact", "team"}, set()),
+    (S.published, {"contact", "keywords"}, {"keywords"}),
+    (S.draft, {"title"}, set()),
+    (S.rejected, {"title"}, set()),
+    (S.published, set(), set()),
 ])
-def test_edit_sends_substantive_changes_back_to_review(current, changed, expected):
-    assert status_after_edit(current, changed, MINOR) == expected
+def test_substantive_edits_of_a_published_listing_wait_for_review(current, changed, expected):
+    assert held_for_review(current, changed, MINOR) == expected
 
 
 @pytest.mark.parametrize("current", [S.closed, S.archived])
 def test_closed_and_archived_are_not_editable(current):
     with pytest.raises(Conflict):
-        status_after_edit(current, {"title"}, MINOR)
+        held_for_review(current, {"title"}, MINOR)
