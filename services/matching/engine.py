@@ -25,11 +25,14 @@ from services.matching.terms import QueryTerm, listing_terms
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
-from services.text import default_thesaurus
+from services.text import default_thesaurus, normalise
 
 PER_TERM_LIMIT = 50
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
 # Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
+# Without the index's hit counts (a pair scored from its rows) a term is taken as moderately common.
+LOCAL_RARITY = 0.75
+LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
             "published_at"]
@@ -92,17 +95,13 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
-async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
-                        only: uuid.UUID | None = None) -> list[Match]:
-    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs);
-    `only` restricts to one counterpart, to score a pair a broker chose."""
+async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int) -> list[Match]:
+    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs)."""
     terms = terms_of_row(row)
     if not terms:
         return []
     other = counterpart(kind)
     own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
-    if only is not None:
-        own_org += f" AND id = {quote(str(only))}"
     queries = [{
         "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
         "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
@@ -118,26 +117,63 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     weights = Weights.from_settings(settings)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    scored: list[tuple[float, str, list, dict, list]] = []
+    scored: list[tuple[tuple, float, list, dict, list]] = []
     # Best text first; stop once even a perfect structured fit could not reach the current K-th score.
     for doc_id, (text, matched, doc) in sorted(combined.items(), key=lambda item: (-item[1][0], item[0])):
-        if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][0]:
+        if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
         score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
-        bisect.insort(scored, (score, doc_id, matched, doc, components), key=lambda s: (-s[0], s[1]))
-    matches = []
-    for score, doc_id, matched, doc, components in scored[:limit]:
-        matched.sort(key=lambda m: -m["weight"] * m["relevance"])
-        for term in matched:
-            term["highlight"] = highlight(doc.get("title_n", ""), [term["term"]]) if term["term"] in doc.get(
-                "title_n", "") else None
-        matches.append(Match(uuid.UUID(doc_id), score, {
-            "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
-            "highlight": highlight(doc.get("title_n", ""), [m["term"] for m in matched]), "components": components,
-        }, doc))
-    return matches
+        key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
+        bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
+    return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+
+
+def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
+    """How matches are ordered: by score, and equal scores by what a broker would look at next (the
+    better text relevance, then the better structured fit, then the newer listing), then by title and
+    id, so that the same data ranks the same on every install (ids are random)."""
+    text = next((c["contribution"] for c in components if c["name"] == "text"), 0.0)
+    structured = sum(c["contribution"] for c in components if c["name"] != "text")
+    return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
+            doc_id)
+
+
+def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
+    title = doc.get("title_n", "")
+    matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
+    for term in matched:
+        term["highlight"] = highlight(title, [term["term"]]) if term["term"] in title else None
+    return Match(uuid.UUID(doc["id"]), score, {
+        "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
+        "highlight": highlight(title, [m["term"] for m in matched]), "components": components,
+    }, doc)
+
+
+def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, list[dict]]:
+    """Text relevance of one pair computed from both rows, without the index: a term found in the
+    counterpart's title or keywords counts fully, one found only in its longer text counts less. Used to
+    score a pair a broker chose, which the term queries may never have returned."""
+    miss, matched = 1.0, []
+    for term in terms:
+        relevance = next((LOCAL_RELEVANCE[name] for name, text in fields.items() if term.term in text), 0.0)
+        if relevance:
+            miss *= 1.0 - TERM_EVIDENCE * term.weight * LOCAL_RARITY * relevance
+            matched.append({"term": term.term, "origin": term.origin, "weight": term.weight,
+                            "relevance": relevance})
+    return 1.0 - miss, matched
+
+
+def score_rows(settings, need: Need, achievement: Achievement, now: datetime | None = None) -> Match:
+    """The need's view of one (need, achievement) pair, scored from both rows (a lead added by hand)."""
+    doc = {"id": str(achievement.id), "title_n": normalise(achievement.title)}
+    fields = {"title": doc["title_n"], "keywords": normalise(" ".join(achievement.keywords)),
+              "body": normalise(f"{achievement.summary}。{achievement.description}")}
+    text, matched = local_text(terms_of_row(need), fields)
+    score, components = score_pair(taxonomy(), Weights.from_settings(settings), text, side_of_row(need),
+                                   side_of_row(achievement), achievement.published_at, now or datetime.now(UTC))
+    return _match(score, matched, doc, components)
 
 
 def highlight(text: str, terms: list[str]) -> str:

@@ -101,6 +101,8 @@ async def test_broker_adds_a_lead_by_hand_and_it_is_scored(client, market, sync)
     assert response.status_code == 201, response.text
     lead = response.json()
     assert lead["source"] == "manual" and lead["status"] == "active" and "components" in lead["reasons"]
+    # Scored from both rows, though the term queries never returned the pair.
+    assert {c["name"] for c in lead["reasons"]["components"]} >= {"text", "field", "maturity", "price", "mode"}
     duplicate = await client.post("/v1/leads", headers=broker.headers,
                                    json={"need_id": need["id"], "achievement_id": look_alike["id"]})
     assert duplicate.status_code == 409
@@ -143,3 +145,19 @@ async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
     live = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
     lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
     assert lead["score"] == live["score"]
+
+
+async def test_a_hand_added_lead_sharing_no_term_is_still_scored_on_its_structured_fit(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    broker = await market.broker()
+    unrelated = await create_listing(market, "achievements", uni, external_id="T-3", title="高炉煤气余热回收发电",
+                                     keywords=["余热回收"], summary="钢铁厂余热发电。", description="余热锅炉。",
+                                     field="modern_agriculture.smart_agriculture", trl=7, region="cd.pujiang")
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+    lead = (await client.post("/v1/leads", headers=broker.headers,
+                              json={"need_id": need["id"], "achievement_id": unrelated["id"]})).json()
+    components = {c["name"]: c for c in lead["reasons"]["components"]}
+    assert components["field"]["fit"] == 1.0 and components["text"]["fit"] == 0.0
+    assert 0 <= lead["score"] < 0.3
