@@ -9,6 +9,7 @@ saturating towards 1.
 
 import bisect
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +33,10 @@ TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on it
 # Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
 # Without the index's hit counts (a pair scored from its rows) a term is taken as moderately common.
 LOCAL_RARITY = 0.75
-LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "body": 0.8}
+LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
-            "published_at"]
+            "published_at", "problem_n"]
 
 @dataclass
 class Match:
@@ -71,7 +72,8 @@ def side_of_document(kind: ListKind, doc: dict) -> Side:
 
 
 def terms_of_row(row: Achievement | Need) -> list[QueryTerm]:
-    body = f"{row.summary}。{row.description}" if isinstance(row, Achievement) else row.description
+    body = (f"{row.summary}。{row.application_scenarios}。{row.problems_solved}。{row.description}"
+            if isinstance(row, Achievement) else row.description)
     return listing_terms(row.title, row.keywords, body, default_thesaurus())
 
 
@@ -141,14 +143,16 @@ def rank_key(score: float, components: list[dict], published_at: datetime | None
 
 
 def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
-    title = doc.get("title_n", "")
+    title, problem = doc.get("title_n", ""), doc.pop("problem_n", "")
     matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
     for term in matched:
         term["highlight"] = highlight(title, [term["term"]]) if term["term"] in title else None
-    return Match(uuid.UUID(doc["id"]), score, {
-        "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
-        "highlight": highlight(title, [m["term"] for m in matched]), "components": components,
-    }, doc)
+    reasons = {"engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
+               "highlight": highlight(title, [m["term"] for m in matched]), "components": components}
+    # The firm's words met in what the achievement says it solves (应用场景, 解决的问题).
+    if problem_terms := [m["term"] for m in matched if m["term"] in problem]:
+        reasons["problem_side"] = {"terms": problem_terms[:8], "highlight": highlight(problem, problem_terms)}
+    return Match(uuid.UUID(doc["id"]), score, reasons, doc)
 
 
 def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, list[dict]]:
@@ -167,9 +171,10 @@ def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, l
 
 def score_rows(settings, need: Need, achievement: Achievement, now: datetime | None = None) -> Match:
     """The need's view of one (need, achievement) pair, scored from both rows (a lead added by hand)."""
-    doc = {"id": str(achievement.id), "title_n": normalise(achievement.title)}
+    doc = {"id": str(achievement.id), "title_n": normalise(achievement.title),
+           "problem_n": normalise(f"{achievement.application_scenarios}。{achievement.problems_solved}")}
     fields = {"title": doc["title_n"], "keywords": normalise(" ".join(achievement.keywords)),
-              "body": normalise(f"{achievement.summary}。{achievement.description}")}
+              "problem": doc["problem_n"], "body": normalise(f"{achievement.summary}。{achievement.description}")}
     text, matched = local_text(terms_of_row(need), fields)
     score, components = score_pair(taxonomy(), Weights.from_settings(settings), text, side_of_row(need),
                                    side_of_row(achievement), achievement.published_at, now or datetime.now(UTC))
@@ -177,11 +182,12 @@ def score_rows(settings, need: Need, achievement: Achievement, now: datetime | N
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """The normalised title with the matched terms in <em>…</em>, longest terms first."""
-    for term in sorted(set(terms), key=len, reverse=True):
-        if term and term in text and f"<em>{term}" not in text:
-            text = text.replace(term, f"<em>{term}</em>")
-    return text
+    """The normalised text with the matched terms in <em>…</em>, in one pass, longest terms first (so a
+    term inside a longer one is never wrapped twice)."""
+    terms = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not terms:
+        return text
+    return re.sub("|".join(map(re.escape, terms)), lambda found: f"<em>{found.group(0)}</em>", text)
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,

@@ -62,6 +62,8 @@ def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dic
         "ip_types": sorted({ip.get("type") for ip in row.ip if ip.get("type")}),
         "summary_n": normalise(row.summary),
         "description_n": normalise(row.description),
+        # The problem side (应用场景, 解决的问题) speaks the buyers' language: need terms meet it here.
+        "problem_n": normalise(f"{row.application_scenarios}。{row.problems_solved}".strip("。")),
     }
 
 

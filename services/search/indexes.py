@@ -7,7 +7,7 @@ from schemas.enums import ListKind
 from services.search.client import MeiliClient, SearchError
 
 # Searchable text is the normalised (simplified) form; the original is kept for display.
-SEARCHABLE = ["title_n", "keywords_n", "summary_n", "description_n"]
+SEARCHABLE = ["title_n", "keywords_n", "summary_n", "problem_n", "description_n"]
 COMMON_FILTERABLE = [
     "id", "field", "field_top", "field_path", "region", "region_scope", "trl", "stage", "organisation_id", "owner_org",
     "updated_at", "published_at", "modes",
@@ -20,7 +20,7 @@ SETTINGS: dict[ListKind, dict] = {
         "displayedAttributes": [
             "id", "title", "summary", "keywords", "field", "secondary_fields", "trl", "stage", "modes",
             "price_negotiable", "price_min", "price_max", "region", "organisation_id", "organisation_name",
-            "ip_types", "updated_at", "published_at",
+            "ip_types", "updated_at", "published_at", "problem_n",
         ],
     },
     ListKind.needs: {

@@ -58,3 +58,12 @@ async def test_import_rows_without_external_id_are_refused(client, market):
     body.pop("external_id", None)
     report = (await _import(client, uni, _jsonl(body))).json()
     assert report["failed"] == 1 and report["errors"][0]["field"] == "external_id"
+
+
+async def test_csv_import_carries_the_problem_side(client, market):
+    uni = await market.organisation("university")
+    csv_text = ("external_id,title,field,application_scenarios,problems_solved\n"
+                "C-1,氢燃料电池膜电极,advanced_energy.hydrogen,氢燃料电池物流车,续航短、冬天启动难\n")
+    assert (await _import(client, uni, csv_text.encode(), name="rows.csv")).json()["created"] == 1
+    item = (await client.get("/v1/achievements", headers=uni.headers)).json()["items"][0]
+    assert (item["application_scenarios"], item["problems_solved"]) == ("氢燃料电池物流车", "续航短、冬天启动难")

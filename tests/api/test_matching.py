@@ -161,3 +161,24 @@ async def test_a_hand_added_lead_sharing_no_term_is_still_scored_on_its_structur
     components = {c["name"]: c for c in lead["reasons"]["components"]}
     assert components["field"]["fit"] == 1.0 and components["text"]["fit"] == 0.0
     assert 0 <= lead["score"] < 0.3
+
+
+async def test_a_need_meets_the_problem_side_of_an_achievement_and_the_reasons_say_so(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    sorter = await create_listing(
+        market, "achievements", uni, external_id="P-1", title="基于近红外透射的水果内部品质在线分级",
+        keywords=["近红外光谱", "无损检测"], summary="多相机与近红外透射结合的在线分级。",
+        description="糖度预测误差0.5。", field="modern_agriculture.smart_agriculture", trl=7, region="cd.wenjiang",
+        application_scenarios="柑橘、猕猴桃的产地分拣和电商发货",
+        problems_solved="人工挑果慢，不甜的和内部坏果混进去被客户退货")
+    need = await create_listing(market, "needs", firm, title="电商发货的柑橘总被退货", keywords=["退货", "人工挑果"],
+                                description="柑橘靠人工挑果，内部坏果混进去，客户退货差评多。",
+                                field="modern_agriculture.smart_agriculture", region="cd.pujiang")
+    await sync()
+    found = await client.get(f"/v1/achievements/{sorter['id']}")
+    assert found.json()["problems_solved"].startswith("人工挑果慢")
+    best = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
+    assert best["id"] == sorter["id"]
+    assert "人工挑果" in best["reasons"]["problem_side"]["terms"], best["reasons"]
+    assert "<em>人工挑果</em>" in best["reasons"]["problem_side"]["highlight"]
