@@ -7,6 +7,7 @@ term. We combine the per-term scores ourselves as a noisy-OR: every matched term
 saturating towards 1.
 """
 
+import asyncio
 import bisect
 import math
 import re
@@ -22,6 +23,7 @@ from schemas.tables import Achievement, Need
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.scoring import Side, Weights, max_score, score_pair
+from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.matching.terms import QueryTerm, listing_terms
 from services.search.client import SearchError
 from services.search.queries import quote
@@ -31,6 +33,7 @@ from services.text import default_thesaurus, normalise
 PER_TERM_LIMIT = 50
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
 # Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
+MIN_SIMILARITY = 0.3  # a candidate found by meaning alone (no shared term) needs at least this cosine
 # Without the index's hit counts (a pair scored from its rows) a term is taken as moderately common.
 LOCAL_RARITY = 0.75
 LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
@@ -98,9 +101,12 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
 
 
 async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int) -> list[Match]:
-    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs)."""
+    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
+    candidates from the term queries and from one vector query, in the same multi-search request."""
     terms = terms_of_row(row)
-    if not terms:
+    weights = Weights.from_settings(settings)
+    vector = await own_vector(search, kind, row) if weights.semantic and settings.match_semantic_pool else None
+    if not terms and vector is None:
         return []
     other = counterpart(kind)
     own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
@@ -108,28 +114,71 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
         "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
         "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
     } for term in terms]
+    if vector is not None:
+        queries.append({
+            "indexUid": search.uid(other), "vector": vector, "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
+            "filter": own_org, "limit": settings.match_semantic_pool, "showRankingScore": True,
+            "attributesToRetrieve": RETRIEVE,
+        })
     try:
         response = await search.client.multi_search(queries)
     except SearchError as exc:
         if exc.code == "index_not_found":
             return []
         raise
-    combined = combine(terms, response["results"])
+    results = response["results"]
+    combined = combine(terms, results[:len(terms)])
+    similarities = similarities_of(results[len(terms)]["hits"]) if vector is not None else {}
+    for hit in results[len(terms)]["hits"] if vector is not None else []:
+        if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
+            combined.setdefault(hit["id"], (0.0, [], hit))
+    # A candidate the vector query did not return is at most as similar as the least similar it did.
+    unseen = min(similarities.values()) if len(similarities) >= settings.match_semantic_pool else None
+    return rank(kind, row, combined, similarities, unseen, weights, limit)
+
+
+def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
+         unseen: float | None, weights: Weights, limit: int) -> list[Match]:
+    """Score the candidates, best bound first; stop once even a perfect structured fit could not reach
+    the current K-th score."""
     tax = taxonomy()
-    weights = Weights.from_settings(settings)
+    other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
+    candidates = [(doc_id, text, matched, doc, similarities.get(doc_id, unseen))
+                  for doc_id, (text, matched, doc) in combined.items()]
+    candidates.sort(key=lambda c: (-max_score(weights, c[1], c[4]), c[0]))
     scored: list[tuple[tuple, float, list, dict, list]] = []
-    # Best text first; stop once even a perfect structured fit could not reach the current K-th score.
-    for doc_id, (text, matched, doc) in sorted(combined.items(), key=lambda item: (-item[1][0], item[0])):
-        if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][1]:
+    for doc_id, text, matched, doc, similarity in candidates:
+        if len(scored) >= limit and max_score(weights, text, similarity) < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
+        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now,
+                                       similarity)
         key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
         bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
     return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+
+
+def similarities_of(hits: list[dict]) -> dict[str, float]:
+    """Cosines from a vector query's ranking scores (Meilisearch ranks by (1 + cosine) / 2)."""
+    return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
+
+
+async def own_vector(search, kind: ListKind, row: Achievement | Need) -> list[float] | None:
+    """The listing's sentence vector: the one the worker stored with its document, or (a draft, or a
+    listing not yet indexed) encoded now."""
+    try:
+        document = await search.client.get_document(search.uid(kind), str(row.id),
+                                                    {"fields": "id", "retrieveVectors": "true"})
+        vector = ((document.get("_vectors") or {}).get(EMBEDDER) or {}).get("embeddings")
+        if vector:
+            return vector[0] if isinstance(vector[0], list) else vector
+    except SearchError as exc:
+        if exc.code not in ("document_not_found", "index_not_found"):
+            raise
+    return (await asyncio.to_thread(encode, [listing_text(row)]))[0]
 
 
 def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
@@ -169,15 +218,22 @@ def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, l
     return 1.0 - miss, matched
 
 
-def score_rows(settings, need: Need, achievement: Achievement, now: datetime | None = None) -> Match:
-    """The need's view of one (need, achievement) pair, scored from both rows (a lead added by hand)."""
+async def score_rows(search, settings, need: Need, achievement: Achievement) -> Match:
+    """The need's view of one (need, achievement) pair, scored from both rows and their stored vectors
+    (a lead added by hand)."""
     doc = {"id": str(achievement.id), "title_n": normalise(achievement.title),
            "problem_n": normalise(f"{achievement.application_scenarios}。{achievement.problems_solved}")}
     fields = {"title": doc["title_n"], "keywords": normalise(" ".join(achievement.keywords)),
               "problem": doc["problem_n"], "body": normalise(f"{achievement.summary}。{achievement.description}")}
     text, matched = local_text(terms_of_row(need), fields)
-    score, components = score_pair(taxonomy(), Weights.from_settings(settings), text, side_of_row(need),
-                                   side_of_row(achievement), achievement.published_at, now or datetime.now(UTC))
+    weights = Weights.from_settings(settings)
+    similarity = None
+    if weights.semantic:
+        first, second = (await own_vector(search, ListKind.needs, need),
+                         await own_vector(search, ListKind.achievements, achievement))
+        similarity = sum(a * b for a, b in zip(first, second, strict=True))
+    score, components = score_pair(taxonomy(), weights, text, side_of_row(need), side_of_row(achievement),
+                                   achievement.published_at, datetime.now(UTC), similarity)
     return _match(score, matched, doc, components)
 
 

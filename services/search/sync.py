@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
 from services.search.client import SearchError
-from services.search.documents import achievement_document, need_document
+from services.search.documents import achievement_document, attach_vectors, need_document
 from services.search.indexes import SearchIndexes
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: List
     )).all()
     documents = [DOCUMENTS[kind](row, name, search.owner_key(row.organisation_id))
                  for row, name in rows if row.status == ListingStatus.published]
+    await attach_vectors([row for row, _ in rows], documents)
     gone = ids - {uuid.UUID(d["id"]) for d in documents}
     tasks = []
     if documents:

@@ -14,6 +14,9 @@ LOOK_ALIKE = dict(title="茶多酚高效提取与纯化工艺", keywords=["茶�
                   summary="以茶叶为原料提取茶多酚。", description="采用膜分离与大孔树脂纯化茶多酚，纯度达到98%。",
                   field="green_food.processing", trl=7, stage="pilot", region="cd.wenjiang")
 
+UNRELATED = dict(title="高炉煤气余热回收发电", keywords=["余热回收"], summary="钢铁厂余热发电。",
+                 description="余热锅炉。", field="energy_saving.water", trl=7, region="cd.pujiang")
+
 
 async def _picker_and_need(market, sync, firm_name: str | None = None, **need_overrides):
     """The tea-picking achievement of a university and a firm's tea-picking need, published and synced."""
@@ -93,18 +96,18 @@ async def test_broker_adds_a_lead_by_hand_and_it_is_scored(client, market, sync)
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
     broker = await market.broker()
-    look_alike = await create_listing(market, "achievements", uni, external_id="T-2", **LOOK_ALIKE)
+    unrelated = await create_listing(market, "achievements", uni, external_id="T-3", **UNRELATED)
     need = await create_listing(market, "needs", firm, **TEA_NEED)
     await sync()
     response = await client.post("/v1/leads", headers=broker.headers,
-                                 json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+                                 json={"need_id": need["id"], "achievement_id": unrelated["id"]})
     assert response.status_code == 201, response.text
     lead = response.json()
     assert lead["source"] == "manual" and lead["status"] == "active" and "components" in lead["reasons"]
     # Scored from both rows, though the term queries never returned the pair.
     assert {c["name"] for c in lead["reasons"]["components"]} >= {"text", "field", "maturity", "price", "mode"}
     duplicate = await client.post("/v1/leads", headers=broker.headers,
-                                   json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+                                   json={"need_id": need["id"], "achievement_id": unrelated["id"]})
     assert duplicate.status_code == 409
 
 
@@ -151,9 +154,8 @@ async def test_a_hand_added_lead_sharing_no_term_is_still_scored_on_its_structur
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
     broker = await market.broker()
-    unrelated = await create_listing(market, "achievements", uni, external_id="T-3", title="高炉煤气余热回收发电",
-                                     keywords=["余热回收"], summary="钢铁厂余热发电。", description="余热锅炉。",
-                                     field="modern_agriculture.smart_agriculture", trl=7, region="cd.pujiang")
+    unrelated = await create_listing(market, "achievements", uni, external_id="T-3",
+                                     **UNRELATED | {"field": "modern_agriculture.smart_agriculture"})
     need = await create_listing(market, "needs", firm, **TEA_NEED)
     await sync()
     lead = (await client.post("/v1/leads", headers=broker.headers,
