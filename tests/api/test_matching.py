@@ -184,3 +184,50 @@ async def test_a_need_meets_the_problem_side_of_an_achievement_and_the_reasons_s
     assert best["id"] == sorter["id"]
     assert "人工挑果" in best["reasons"]["problem_side"]["terms"], best["reasons"]
     assert "<em>人工挑果</em>" in best["reasons"]["problem_side"]["highlight"]
+
+
+HEAT_PUMP = dict(title="新能源汽车热泵空调与动力电池低温加热一体化热管理", keywords=["热泵空调", "热管理", "低温加热"],
+                 summary="以热泵回收电机余热为座舱和动力电池加热。", description="零下十度工况能耗降低百分之三十。",
+                 field="advanced_energy.storage", trl=6, region="cd.longquanyi")
+WINTER_NEED = dict(title="冬天电动车一冷就跑不远，司机抱怨", keywords=["续航缩水", "冬天"],
+                   description="我们的网约车一到冬天续航掉一半，开暖风更是掉得快，司机跑不了几单就要去充电。",
+                   field="advanced_energy.storage", region="cd.longquanyi")
+
+
+async def _vector(search, kind: str, listing_id: str) -> list[float]:
+    from schemas.enums import ListKind
+    from services.matching.semantic import EMBEDDER
+
+    document = await search.client.get_document(search.uid(ListKind(kind)), listing_id, {"retrieveVectors": "true"})
+    return document["_vectors"][EMBEDDER]["embeddings"][0]
+
+
+async def test_the_worker_stores_each_listings_vector_and_keeps_it_in_step(client, market, sync, search):
+    uni = await market.organisation("university")
+    pump = await create_listing(market, "achievements", uni, external_id="V-1", **HEAT_PUMP)
+    await sync()
+    first = await _vector(search, "achievements", pump["id"])
+    assert len(first) == 512 and abs(sum(x * x for x in first) - 1) < 1e-3
+
+    edited = await client.patch(f"/v1/achievements/{pump['id']}", headers=uni.headers,
+                                json={"title": "钢铁厂高炉煤气余热回收发电系统"})
+    assert edited.status_code == 200, edited.text
+    await client.post(f"/v1/achievements/{pump['id']}/approve", headers=(await market.operator()).headers)
+    await sync()
+    second = await _vector(search, "achievements", pump["id"])
+    assert sum(a * b for a, b in zip(first, second, strict=True)) < 0.99
+
+
+async def test_a_symptom_only_need_finds_a_technique_that_shares_no_term_with_it(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    pump = await create_listing(market, "achievements", uni, external_id="V-1", **HEAT_PUMP)
+    await create_listing(market, "achievements", uni, external_id="V-2", **UNRELATED)
+    need = await create_listing(market, "needs", firm, **WINTER_NEED)
+    await sync()
+    matches = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"]
+    assert [m["id"] for m in matches] == [pump["id"]]  # the steel mill's waste heat is too far in meaning
+    reasons = matches[0]["reasons"]
+    components = {c["name"]: c for c in reasons["components"]}
+    assert reasons["matched_terms"] == [] and components["text"]["fit"] == 0
+    assert components["semantic"]["fit"] > 0 and "cosine" in components["semantic"]["detail"]
