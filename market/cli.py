@@ -144,6 +144,13 @@ def cmd_match(args) -> None:
         asyncio.run(match_all_cli(settings))
 
 
+def cmd_learn(args) -> None:
+    from services.matching.outcomes import learn_cli
+
+    with running_services() as settings:
+        asyncio.run(learn_cli(settings))
+
+
 def _terminate(*_) -> None:
     raise KeyboardInterrupt
 
@@ -174,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("match", help="recompute leads")
     p.add_argument("--all", action="store_true", required=True)
     p.set_defaults(func=cmd_match)
+    sub.add_parser("learn", help="learn term associations from won leads").set_defaults(func=cmd_learn)
     p = sub.add_parser("createadmin", help="create the first operator account")
     p.add_argument("--email", default="admin@market.example.cn")
     p.add_argument("--password", default=None, help="generated and printed when omitted")

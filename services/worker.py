@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from sqlalchemy import func, select, text
@@ -18,12 +18,14 @@ from sqlalchemy import func, select, text
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
 from services.db import plain_url
+from services.matching.outcomes import tick_learn
 from services.matching.refresh import refresh_for_listings
 from services.search.client import SearchUnavailable
 from services.search.sync import OUTBOX_KINDS, sync_listings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
+TICKS = [tick_learn]  # clock-driven jobs, `async def tick_<thing>(ctx, now)`, run after each drain
 
 
 def backoff(attempts: int) -> timedelta:
@@ -117,6 +119,8 @@ async def run_worker(settings, once: bool = False) -> None:
             while True:
                 wake.clear()
                 handled = await drain(ctx)
+                for tick in TICKS:
+                    await tick(ctx, datetime.now(UTC))
                 if once:
                     log.info("drained %s events", handled)
                     return

@@ -22,6 +22,7 @@ from schemas.enums import ListKind
 from schemas.tables import Achievement, Need
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
+from services.matching.outcomes import apply_dismissals, associations
 from services.matching.scoring import Side, Weights, max_score, score_pair
 from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.matching.terms import QueryTerm, listing_terms
@@ -74,10 +75,12 @@ def side_of_document(kind: ListKind, doc: dict) -> Side:
                 datetime.fromtimestamp(published, UTC) if published else None)
 
 
-def terms_of_row(row: Achievement | Need) -> list[QueryTerm]:
-    body = (f"{row.summary}。{row.application_scenarios}。{row.problems_solved}。{row.description}"
-            if isinstance(row, Achievement) else row.description)
-    return listing_terms(row.title, row.keywords, body, default_thesaurus())
+def terms_of_row(row: Achievement | Need, learned: dict[str, list[str]] | None = None) -> list[QueryTerm]:
+    """A need's terms are expanded with what won leads taught (`learned`); an achievement's are not."""
+    if isinstance(row, Achievement):
+        body = f"{row.summary}。{row.application_scenarios}。{row.problems_solved}。{row.description}"
+        return listing_terms(row.title, row.keywords, body, default_thesaurus())
+    return listing_terms(row.title, row.keywords, row.description, default_thesaurus(), learned)
 
 
 def rarity(document_frequency: int) -> float:
@@ -100,10 +103,12 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
-async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int) -> list[Match]:
+async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
+                        learned: dict[str, list[str]] | None = None) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
-    candidates from the term queries and from one vector query, in the same multi-search request."""
-    terms = terms_of_row(row)
+    candidates from the term queries and from one vector query, in the same multi-search request.
+    `learned`: the term associations of won leads (services.matching.outcomes.associations)."""
+    terms = terms_of_row(row, learned)
     weights = Weights.from_settings(settings)
     vector = await own_vector(search, kind, row) if weights.semantic and settings.match_semantic_pool else None
     if not terms and vector is None:
@@ -201,6 +206,8 @@ def _match(score: float, matched: list[dict], doc: dict, components: list[dict])
     # The firm's words met in what the achievement says it solves (应用场景, 解决的问题).
     if problem_terms := [m["term"] for m in matched if m["term"] in problem]:
         reasons["problem_side"] = {"terms": problem_terms[:8], "highlight": highlight(problem, problem_terms)}
+    if adopted := [m["term"] for m in matched if m["origin"] == "learned"]:
+        reasons["learned"] = {"terms": adopted, "detail": "similar firms adopted this"}
     return Match(uuid.UUID(doc["id"]), score, reasons, doc)
 
 
@@ -255,7 +262,8 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
-    matches = await match_listing(search, settings, kind, row[0], limit)
+    matches = await match_listing(search, settings, kind, row[0], limit, await associations(session))
+    matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other = listings.SPECS[counterpart(kind)].table
     text = other.summary if other is Achievement else other.description

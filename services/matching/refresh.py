@@ -15,6 +15,7 @@ from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Lead
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
+from services.matching.outcomes import apply_dismissals, associations
 
 
 def _columns(kind: ListKind):
@@ -76,7 +77,9 @@ async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id
     own, other, _ = _columns(kind)
     before = set((await session.scalars(
         select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
-    matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
+    matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k,
+                                  await associations(session))
+    matches = await apply_dismissals(session, kind, listing_id, matches)
     await store(session, kind, listing_id, matches)
     return before | {m.id for m in matches}
 

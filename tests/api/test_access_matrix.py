@@ -109,6 +109,12 @@ async def _lead_claim(m, op):
     return "POST", f"/v1/leads/{lead.json()['id']}/claim", None
 
 
+async def _lead_dismiss(m, op):
+    _, path, body = await _lead_create(m, op)
+    lead = await m.client.post(path, json=body, headers=(await m.operator()).headers)
+    return "POST", f"/v1/leads/{lead.json()['id']}/dismiss", {"reason": "不相关"}
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -123,6 +129,7 @@ CASES = {
     "imports_create": (_import, {**POSTERS, "same_org": 200, "other_org": 200}),
     "leads_create": (_lead_create, BROKERS),
     "leads_claim": (_lead_claim, {**OPERATOR_ONLY, "broker": 200, "operator": 403}),
+    "leads_dismiss": (_lead_dismiss, {**OWNER_ONLY, "operator": 403}),
     "publications_create": (_publication, {**OPERATOR_ONLY, "operator": 201}),
 }
 for kind in ("achievements", "needs"):
