@@ -1,8 +1,11 @@
 """Matching quality on the labelled set (bench/data/labelled): recall@10, MRR and nDCG@10.
 
-Loads the set through the API (organisations, bulk import, review), lets the worker index it, then
-asks `GET /v1/needs/{id}/matches` for every need and compares with the graded labels.
-Run: `make bench-quality` (embedded services, or DATABASE_URL / MEILI_URL).
+Loads the set through the API (organisations, bulk import, review), lets the worker index it (and
+encode it: the encoding rate is printed), then asks `GET /v1/needs/{id}/matches` for every need and
+compares with the graded labels. Then, calling the engine directly, it measures the semantic signal
+alone, sweeps the semantic weight and the vector query's pool size, chooses them by 5-fold
+cross-validation over the needs of both files, and prints the calibration table (score band → share
+of matches that are relevant). Run: `make bench-quality` (embedded services, or DATABASE_URL / MEILI_URL).
 """
 
 import asyncio
@@ -77,10 +80,12 @@ async def main() -> None:
         await drain(ctx)
         elapsed = time.perf_counter() - started
         print(f"loaded {len(achievements)} achievements and {len(needs)} needs in {elapsed:.0f} s")
+        external = {v: k for k, v in achievement_ids.items()}
         for name, rows in sets.items():
             print(f"\n{name}")
-            await evaluate(client, rows, need_ids, {v: k for k, v in achievement_ids.items()},
-                           {a["external_id"]: a for a in achievements})
+            await evaluate(client, rows, need_ids, external, {a["external_id"]: a for a in achievements})
+        await encoding_rate()
+        await sweep(ctx, sets, need_ids, external)
 
 
 async def evaluate(client, needs: list[dict], need_ids: dict, external: dict, by_id: dict) -> None:
@@ -110,6 +115,110 @@ async def evaluate(client, needs: list[dict], need_ids: dict, external: dict, by
         print(f"{name:>10}: {sum(values) / len(values):.3f}")
     print(f"recall@10 of cross-script pairs: {cross_script[0] / max(cross_script[1], 1):.3f} ({cross_script[1]})")
     print(f"recall@10 of cross-field pairs:  {cross_field[0] / max(cross_field[1], 1):.3f} ({cross_field[1]})")
+
+
+async def encoding_rate() -> None:
+    from services.matching.semantic import encode
+
+    texts = [f"{a['title']}。{a['summary']}{a['description']}" for a in _rows("achievements.jsonl")][:200]
+    started = time.perf_counter()
+    await asyncio.to_thread(encode, texts)
+    rate = len(texts) / (time.perf_counter() - started)
+    print(f"\nencoding: {rate:.0f} listings/s on one core; 120,000 listings: {120_000 / rate / 60:.0f} min")
+
+
+GRID = [(0.0, 0)] + [(weight, 50) for weight in (0.2, 0.4, 0.6, 0.9)] + [(0.4, 20), (0.4, 100)]
+FOLDS = 5
+
+
+async def sweep(ctx, sets: dict[str, list[dict]], need_ids: dict, external: dict) -> None:
+    """Per need and configuration (semantic weight, vector pool), the ranked achievements; then the
+    semantic signal alone, the cross-validated choice, and the calibration table of the choice."""
+    from sqlalchemy import select
+
+    from schemas.enums import ListKind
+    from schemas.tables import Need
+    from services.matching.engine import match_listing, own_vector, similarities_of
+
+    judged = [(name, need) for name, rows in sets.items() for need in rows if need.get("relevant")]
+    async with ctx.sessions() as session:
+        rows = {str(r.id): r for r in (await session.scalars(select(Need))).all()}
+    runs: dict[tuple, list[tuple[str, dict, list]]] = {}
+    for weight, pool in GRID:
+        settings = ctx.settings.model_copy(update={"match_weight_semantic": weight, "match_semantic_pool": pool})
+        out = []
+        for name, need in judged:
+            matches = await match_listing(ctx.search, settings, ListKind.needs, rows[need_ids[need["external_id"]]], K)
+            out.append((name, need["relevant"], [(external[str(m.id)], m.score) for m in matches]))
+        runs[(weight, pool)] = out
+    alone = []
+    for name, need in judged:
+        vector = await own_vector(ctx.search, ListKind.needs, rows[need_ids[need["external_id"]]])
+        hits = (await ctx.search.client.search(ctx.search.uid(ListKind.achievements), {
+            "vector": vector, "hybrid": {"embedder": "use", "semanticRatio": 1.0}, "limit": K,
+            "showRankingScore": True, "attributesToRetrieve": ["id"]}))["hits"]
+        alone.append((name, need["relevant"], [(external[h["id"]], s) for h, s in
+                                               zip(hits, similarities_of(hits).values(), strict=True)]))
+    print("\nsemantic signal alone (vector query only):")
+    _table({"alone": alone})
+    print("\nevery configuration on all needs (semantic weight, pool):")
+    _table(runs)
+    folds = [i % FOLDS for i in range(len(judged))]
+    chosen_runs: list = [None] * len(judged)
+    for fold in range(FOLDS):
+        train = [i for i, f in enumerate(folds) if f != fold]
+        best = max(runs, key=lambda config: _objective(runs[config], train))
+        print(f"fold {fold}: chose {best}")
+        for i, f in enumerate(folds):
+            if f == fold:
+                chosen_runs[i] = runs[best][i]
+    print("\ncross-validated (each fold scored with the configuration chosen on the other four):")
+    _table({"cv": chosen_runs})
+    final = max(runs, key=lambda config: _objective(runs[config], range(len(judged))))
+    print(f"\nchosen on all needs: semantic weight {final[0]}, pool {final[1]}")
+    calibration(runs[final])
+
+
+def _metrics(run: list, index=None) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, list]] = {}
+    for i, (name, grades, ranked) in enumerate(run):
+        if index is not None and i not in index:
+            continue
+        ids = [doc for doc, _ in ranked]
+        m = out.setdefault(name, {"recall@10": [], "MRR": [], "nDCG@10": []})
+        m["recall@10"].append(recall(ids, grades))
+        m["MRR"].append(reciprocal_rank(ids, grades))
+        m["nDCG@10"].append(ndcg(ids, grades))
+    return {name: {k: sum(v) / len(v) for k, v in m.items()} for name, m in out.items()}
+
+
+def _objective(run: list, index) -> float:
+    """Both files count equally: the mean of their nDCG@10 on the training needs."""
+    metrics = _metrics(run, set(index))
+    return sum(m["nDCG@10"] for m in metrics.values()) / len(metrics)
+
+
+def _table(runs: dict) -> None:
+    for config, run in runs.items():
+        cells = "  ".join(f"{name}: " + " / ".join(f"{v:.3f}" for v in m.values())
+                          for name, m in _metrics(run).items())
+        print(f"  {config!s:>12}  {cells}  (recall@10 / MRR / nDCG@10)")
+
+
+BANDS = [0.8, 0.65, 0.5, 0.35, 0.0]
+
+
+def calibration(run: list) -> None:
+    """Score band → share of the top-10 matches in it that are relevant (grade ≥ 1), both files."""
+    tally = {band: [0, 0] for band in BANDS}
+    for _, grades, ranked in run:
+        for doc, score in ranked:
+            band = next(b for b in BANDS if score >= b)
+            tally[band][0] += grades.get(doc, 0) > 0
+            tally[band][1] += 1
+    print("\ncalibration (score band: share relevant, matches):")
+    for band, (hits, total) in tally.items():
+        print(f"  >= {band:.2f}: {hits / total if total else 0:.2f} ({total})")
 
 
 def _is_traditional(listing: dict) -> bool:

@@ -213,6 +213,19 @@ def cmd_match(args) -> None:
         asyncio.run(_match_all(settings))
 
 
+async def _learn(settings: Settings) -> None:
+    from services.matching.outcomes import MIN_SUPPORT, learn
+
+    async with _context(settings) as ctx, ctx.sessions() as session, session.begin():
+        count = await learn(session)
+    print(f"learned {count} term associations (minimum support {MIN_SUPPORT})")
+
+
+def cmd_learn(args) -> None:
+    with running_services() as settings:
+        asyncio.run(_learn(settings))
+
+
 def _terminate(*_) -> None:
     raise KeyboardInterrupt
 
@@ -243,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("match", help="recompute leads")
     p.add_argument("--all", action="store_true", required=True)
     p.set_defaults(func=cmd_match)
+    sub.add_parser("learn", help="learn term associations from won leads").set_defaults(func=cmd_learn)
     p = sub.add_parser("createadmin", help="create the first operator account")
     p.add_argument("--email", default="admin@market.example.cn")
     p.add_argument("--password", default=None, help="generated and printed when omitted")

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     match_weight_mode: Decimal = Decimal("0.08")
     match_weight_region: Decimal = Decimal("0.04")
     match_weight_freshness: Decimal = Decimal("0.03")
+    # The semantic signal (sentence vectors, services/matching/semantic.py): its weight in the score and how
+    # many candidates the vector query adds to the term queries'. Chosen by cross-validation (bench/README.md).
+    match_weight_semantic: Decimal = Decimal("0.40")
+    match_semantic_pool: int = 50
 
     import_sync_max_rows: int = 1000  # a larger file is imported by the worker as a background job
 

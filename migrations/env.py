@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import schemas.deals  # noqa: F401
+import schemas.outcomes  # noqa: F401
 import schemas.tables  # noqa: F401 - registers every table on the metadata
 from services.db import async_url
 

@@ -89,10 +89,17 @@ def _dedupe(values: list) -> list:
     return list(dict.fromkeys(values))
 
 
+PROBLEM_SIDE = (  # written in the buyers' language, so matching meets a firm's symptoms here
+    "Where it applies (应用场景), in the words of the firms that would use it", "The problems it solves "
+    "(解决的问题), as a firm would describe them: symptoms and costs, not the technique")
+
+
 class _AchievementFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     summary: str = Field("", max_length=2000)
     description: str = Field("", max_length=20000)
+    application_scenarios: str = Field("", max_length=2000, description=PROBLEM_SIDE[0])
+    problems_solved: str = Field("", max_length=2000, description=PROBLEM_SIDE[1])
     keywords: list[Keyword] = Field(default_factory=list, max_length=20)
     secondary_fields: list[FieldCode] = Field(default_factory=list, max_length=5)
     ip: list[IPRecord] = Field(default_factory=list, max_length=50)
@@ -113,6 +120,7 @@ class AchievementCreate(_AchievementFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "title": "基于视觉识别的嫩芽定位与柔性采摘末端执行器",
         "summary": "面向名优茶机采的嫩芽识别与柔性采摘技术，识别准确率92%。",
+        "application_scenarios": "名优茶茶园的春茶采摘", "problems_solved": "采茶全靠人工，旺季招不到人、成本高",
         "keywords": ["嫩芽识别", "采摘机器人", "末端执行器"], "field": "artificial_intelligence.vision",
         "secondary_fields": ["modern_agriculture.smart_agriculture"],
         "ip": [{"type": "invention_patent", "number": "ZL202110123456.7"}],
@@ -138,6 +146,8 @@ class AchievementUpdate(Patch):
     field: FieldCode | None = None
     summary: str | None = Field(None, max_length=2000)
     description: str | None = Field(None, max_length=20000)
+    application_scenarios: str | None = Field(None, max_length=2000, description=PROBLEM_SIDE[0])
+    problems_solved: str | None = Field(None, max_length=2000, description=PROBLEM_SIDE[1])
     keywords: list[Keyword] | None = Field(None, max_length=20)
     secondary_fields: list[FieldCode] | None = Field(None, max_length=5)
     ip: list[IPRecord] | None = Field(None, max_length=50)
@@ -187,6 +197,8 @@ class AchievementRead(_Review, ListingOwner):
     title: str
     summary: str
     description: str
+    application_scenarios: str
+    problems_solved: str
     keywords: list[str]
     field: str
     secondary_fields: list[str]

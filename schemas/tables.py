@@ -155,6 +155,8 @@ class Achievement(SQLModel, table=True):
     title: str
     summary: str = ""
     description: str = ""
+    application_scenarios: str = ""  # the problem side, in the buyers' language
+    problems_solved: str = ""
     keywords: list[str] = Field(default_factory=list, sa_column=_strings())
     field: str = Field(index=True)
     secondary_fields: list[str] = Field(default_factory=list, sa_column=_strings())

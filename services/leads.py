@@ -19,7 +19,7 @@ from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, NotFound
 from services.listings import is_insider
 from services.matching import ENGINE_VERSION
-from services.matching.engine import match_listing
+from services.matching.engine import score_rows
 from services.principal import Principal
 
 NeedOrg = aliased(Organisation)
@@ -113,9 +113,8 @@ async def add_manual(session: AsyncSession, ctx, principal: Principal, need_id: 
                                     .with_for_update())
     if existing is not None and existing.status == LeadStatus.active:
         raise Conflict("this pair is already an active lead", code="lead.duplicate", field="body")
-    matches = await match_listing(ctx.search, ctx.settings, ListKind.needs, need, limit=1, only=achievement_id)
-    score, reasons = (matches[0].score, matches[0].reasons) if matches else (0.0, {
-        "engine_version": ENGINE_VERSION, "score": 0.0, "matched_terms": [], "components": []})
+    match = await score_rows(ctx.search, ctx.settings, need, achievement)
+    score, reasons = match.score, match.reasons
     now = datetime.now(UTC)
     if existing is None:
         existing = Lead(need_id=need_id, achievement_id=achievement_id, created_by=principal.user_id)

@@ -80,7 +80,8 @@ def achievement_read(row: Achievement, org_name: str, principal: Principal, insi
     insider = insider or owner
     return AchievementRead(
         id=row.id, organisation_id=row.organisation_id, organisation_name=org_name, external_id=row.external_id,
-        title=row.title, summary=row.summary, description=row.description, keywords=row.keywords,
+        title=row.title, summary=row.summary, description=row.description,
+        application_scenarios=row.application_scenarios, problems_solved=row.problems_solved, keywords=row.keywords,
         field=row.field, secondary_fields=row.secondary_fields, ip=row.ip, trl=row.trl, stage=row.stage,
         transfer_modes=row.transfer_modes, price=_money_read(row, "price"), team=row.team, region=row.region,
         contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row, owner),

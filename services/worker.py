@@ -36,6 +36,7 @@ from schemas.tables import OutboxEvent
 from services.db import is_connection_error, plain_url
 from services.imports import handle_import_jobs
 from services.listings import tick_need_deadlines
+from services.matching.outcomes import tick_learn
 from services.matching.refresh import refresh_listing
 from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
@@ -75,7 +76,7 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
 
 HANDLERS: dict[str, Handler] = {**{noun: handle_listings for noun in OUTBOX_KINDS},
                                 "import_job": handle_import_jobs}
-TICKS: list[Tick] = [tick_need_deadlines, tick_obligations]
+TICKS: list[Tick] = [tick_need_deadlines, tick_obligations, tick_learn]
 
 
 def _at(clock: Clock | None):

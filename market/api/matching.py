@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 
 from market.api.deps import Pagination, Search, Session
-from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator
+from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator, Operator
 from schemas.common import Page
 from schemas.enums import LeadSource, LeadStatus, ListKind
 from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
+from schemas.outcomes import LeadDismiss, MatchingQuality
 from services import leads
-from services.matching import ENGINE_VERSION
+from services.matching import ENGINE_VERSION, outcomes
 from services.matching.engine import live_matches
 from services.pagination import bigint, decode_cursor, finite, page
 from services.principal import Principal
@@ -45,6 +46,14 @@ async def achievements_matches(achievement_id: uuid.UUID, request: Request, sess
                                principal: Anyone, limit: Limit = None):
     """The needs this achievement best fits, live, with a score and the reasons."""
     return await _matches(request, session, search, principal, ListKind.achievements, achievement_id, limit)
+
+
+@router.get("/v1/matching/quality", response_model=MatchingQuality)
+async def matching_quality(principal: Operator, session: Session):
+    """How good matching is (operators): the engine version, the labelled-set figures it was released
+    with (recall@10, MRR, nDCG@10 on the word-sharing and the symptom-only needs), and the live
+    outcomes of leads (won / lost / dismissed) per score band, so quality can be seen moving."""
+    return await outcomes.quality(session)
 
 
 leads_router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -96,4 +105,13 @@ async def leads_claim(lead_id: uuid.UUID, principal: Broker, session: Session):
     """Take an active lead to work it (brokers). The claiming broker then sees the firm behind a
     confidential need and its contact; another broker's claim is a 409 `lead.already_claimed`."""
     await leads.claim(session, principal, lead_id)
+    return leads.read(session, principal, await leads.get_lead(session, principal, lead_id))
+
+
+@leads_router.post("/{lead_id}/dismiss", response_model=LeadRead)
+async def leads_dismiss(lead_id: uuid.UUID, body: LeadDismiss, principal: Authenticated, session: Session):
+    """A party of the lead (the firm of the need, or the achievement's owner) says the pair is not
+    relevant, and why. The pair keeps its row with a lowered score and the reason in its reasons, and
+    the engine learns from it (`GET /v1/matching/quality`)."""
+    await outcomes.dismiss(session, principal, lead_id, body.reason)
     return leads.read(session, principal, await leads.get_lead(session, principal, lead_id))

@@ -5,4 +5,6 @@ scores; scoring.py adds the structured fit (field, maturity, price, modes, regio
 refresh.py keeps the persisted leads fresh; batch.py recomputes everything.
 """
 
-ENGINE_VERSION = "match-2026.11.1"
+from services.matching.semantic import MODEL
+
+ENGINE_VERSION = f"match-2026.12.1+{MODEL}"  # the encoder is part of it: new vectors rank differently

@@ -10,6 +10,7 @@ saturating towards 1.
 import asyncio
 import bisect
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,19 +22,25 @@ from schemas.enums import ListKind
 from schemas.tables import Achievement, Need
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
+from services.matching.outcomes import apply_dismissals, associations
 from services.matching.scoring import Side, Weights, max_score, score_pair
+from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.matching.terms import QueryTerm, listing_terms
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
-from services.text import default_thesaurus
+from services.text import default_thesaurus, normalise
 
 PER_TERM_LIMIT = 50
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
 # Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
+MIN_SIMILARITY = 0.3  # a candidate found by meaning alone (no shared term) needs at least this cosine
+# Without the index's hit counts (a pair scored from its rows) a term is taken as moderately common.
+LOCAL_RARITY = 0.75
+LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
-            "published_at"]
+            "published_at", "problem_n"]
 
 @dataclass
 class Match:
@@ -68,9 +75,12 @@ def side_of_document(kind: ListKind, doc: dict) -> Side:
                 datetime.fromtimestamp(published, UTC) if published else None)
 
 
-def terms_of_row(row: Achievement | Need) -> list[QueryTerm]:
-    body = f"{row.summary}。{row.description}" if isinstance(row, Achievement) else row.description
-    return listing_terms(row.title, row.keywords, body, default_thesaurus())
+def terms_of_row(row: Achievement | Need, learned: dict[str, list[str]] | None = None) -> list[QueryTerm]:
+    """A need's terms are expanded with what won leads taught (`learned`); an achievement's are not."""
+    if isinstance(row, Achievement):
+        body = f"{row.summary}。{row.application_scenarios}。{row.problems_solved}。{row.description}"
+        return listing_terms(row.title, row.keywords, body, default_thesaurus())
+    return listing_terms(row.title, row.keywords, row.description, default_thesaurus(), learned)
 
 
 def rarity(document_frequency: int) -> float:
@@ -94,59 +104,153 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
 
 
 async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
-                        only: uuid.UUID | None = None) -> list[Match]:
-    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs);
-    `only` restricts to one counterpart, to score a pair a broker chose."""
-    terms = await asyncio.to_thread(terms_of_row, row)  # segmentation is CPU work: off the event loop
-    if not terms:
+                        learned: dict[str, list[str]] | None = None) -> list[Match]:
+    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
+    candidates from the term queries and from one vector query, in the same multi-search request.
+    `learned`: the term associations of won leads (services.matching.outcomes.associations)."""
+    terms = await asyncio.to_thread(terms_of_row, row, learned)  # segmentation is CPU work: off the loop
+    weights = Weights.from_settings(settings)
+    vector = await own_vector(search, kind, row) if weights.semantic and settings.match_semantic_pool else None
+    if not terms and vector is None:
         return []
     other = counterpart(kind)
     own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
-    if only is not None:
-        own_org += f" AND id = {quote(str(only))}"
     queries = [{
         "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
         "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
     } for term in terms]
+    if vector is not None:
+        queries.append({
+            "indexUid": search.uid(other), "vector": vector, "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
+            "filter": own_org, "limit": settings.match_semantic_pool, "showRankingScore": True,
+            "attributesToRetrieve": RETRIEVE,
+        })
     try:
         response = await search.client.multi_search(queries)
     except SearchError as exc:
         if exc.code == "index_not_found":
             return []
         raise
-    combined = combine(terms, response["results"])
+    results = response["results"]
+    combined = combine(terms, results[:len(terms)])
+    similarities = similarities_of(results[len(terms)]["hits"]) if vector is not None else {}
+    for hit in results[len(terms)]["hits"] if vector is not None else []:
+        if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
+            combined.setdefault(hit["id"], (0.0, [], hit))
+    # A candidate the vector query did not return is at most as similar as the least similar it did.
+    unseen = min(similarities.values()) if len(similarities) >= settings.match_semantic_pool else None
+    return rank(kind, row, combined, similarities, unseen, weights, limit)
+
+
+def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
+         unseen: float | None, weights: Weights, limit: int) -> list[Match]:
+    """Score the candidates, best bound first; stop once even a perfect structured fit could not reach
+    the current K-th score."""
     tax = taxonomy()
-    weights = Weights.from_settings(settings)
+    other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    scored: list[tuple[float, str, list, dict, list]] = []
-    # Best text first; stop once even a perfect structured fit could not reach the current K-th score.
-    for doc_id, (text, matched, doc) in sorted(combined.items(), key=lambda item: (-item[1][0], item[0])):
-        if len(scored) >= limit and max_score(weights, text) < scored[limit - 1][0]:
+    candidates = [(doc_id, text, matched, doc, similarities.get(doc_id, unseen))
+                  for doc_id, (text, matched, doc) in combined.items()]
+    candidates.sort(key=lambda c: (-max_score(weights, c[1], c[4]), c[0]))
+    scored: list[tuple[tuple, float, list, dict, list]] = []
+    for doc_id, text, matched, doc, similarity in candidates:
+        if len(scored) >= limit and max_score(weights, text, similarity) < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now)
-        bisect.insort(scored, (score, doc_id, matched, doc, components), key=lambda s: (-s[0], s[1]))
-    matches = []
-    for score, doc_id, matched, doc, components in scored[:limit]:
-        matched.sort(key=lambda m: -m["weight"] * m["relevance"])
-        for term in matched:
-            term["highlight"] = highlight(doc.get("title_n", ""), [term["term"]]) if term["term"] in doc.get(
-                "title_n", "") else None
-        matches.append(Match(uuid.UUID(doc_id), score, {
-            "engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
-            "highlight": highlight(doc.get("title_n", ""), [m["term"] for m in matched]), "components": components,
-        }, doc))
-    return matches
+        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now,
+                                       similarity)
+        key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
+        bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
+    return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+
+
+def similarities_of(hits: list[dict]) -> dict[str, float]:
+    """Cosines from a vector query's ranking scores (Meilisearch ranks by (1 + cosine) / 2)."""
+    return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
+
+
+async def own_vector(search, kind: ListKind, row: Achievement | Need) -> list[float] | None:
+    """The listing's sentence vector: the one the worker stored with its document, or (a draft, or a
+    listing not yet indexed) encoded now."""
+    try:
+        document = await search.client.get_document(search.uid(kind), str(row.id),
+                                                    {"fields": "id", "retrieveVectors": "true"})
+        vector = ((document.get("_vectors") or {}).get(EMBEDDER) or {}).get("embeddings")
+        if vector:
+            return vector[0] if isinstance(vector[0], list) else vector
+    except SearchError as exc:
+        if exc.code not in ("document_not_found", "index_not_found"):
+            raise
+    return (await asyncio.to_thread(encode, [listing_text(row)]))[0]
+
+
+def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
+    """How matches are ordered: by score, and equal scores by what a broker would look at next (the
+    better text relevance, then the better structured fit, then the newer listing), then by title and
+    id, so that the same data ranks the same on every install (ids are random)."""
+    text = next((c["contribution"] for c in components if c["name"] == "text"), 0.0)
+    structured = sum(c["contribution"] for c in components if c["name"] != "text")
+    return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
+            doc_id)
+
+
+def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
+    title, problem = doc.get("title_n", ""), doc.pop("problem_n", "")
+    matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
+    for term in matched:
+        term["highlight"] = highlight(title, [term["term"]]) if term["term"] in title else None
+    reasons = {"engine_version": ENGINE_VERSION, "score": score, "matched_terms": matched[:8],
+               "highlight": highlight(title, [m["term"] for m in matched]), "components": components}
+    # The firm's words met in what the achievement says it solves (应用场景, 解决的问题).
+    if problem_terms := [m["term"] for m in matched if m["term"] in problem]:
+        reasons["problem_side"] = {"terms": problem_terms[:8], "highlight": highlight(problem, problem_terms)}
+    if adopted := [m["term"] for m in matched if m["origin"] == "learned"]:
+        reasons["learned"] = {"terms": adopted, "detail": "similar firms adopted this"}
+    return Match(uuid.UUID(doc["id"]), score, reasons, doc)
+
+
+def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, list[dict]]:
+    """Text relevance of one pair computed from both rows, without the index: a term found in the
+    counterpart's title or keywords counts fully, one found only in its longer text counts less. Used to
+    score a pair a broker chose, which the term queries may never have returned."""
+    miss, matched = 1.0, []
+    for term in terms:
+        relevance = next((LOCAL_RELEVANCE[name] for name, text in fields.items() if term.term in text), 0.0)
+        if relevance:
+            miss *= 1.0 - TERM_EVIDENCE * term.weight * LOCAL_RARITY * relevance
+            matched.append({"term": term.term, "origin": term.origin, "weight": term.weight,
+                            "relevance": relevance})
+    return 1.0 - miss, matched
+
+
+async def score_rows(search, settings, need: Need, achievement: Achievement) -> Match:
+    """The need's view of one (need, achievement) pair, scored from both rows and their stored vectors
+    (a lead added by hand)."""
+    doc = {"id": str(achievement.id), "title_n": normalise(achievement.title),
+           "problem_n": normalise(f"{achievement.application_scenarios}。{achievement.problems_solved}")}
+    fields = {"title": doc["title_n"], "keywords": normalise(" ".join(achievement.keywords)),
+              "problem": doc["problem_n"], "body": normalise(f"{achievement.summary}。{achievement.description}")}
+    text, matched = local_text(terms_of_row(need), fields)
+    weights = Weights.from_settings(settings)
+    similarity = None
+    if weights.semantic:
+        first, second = (await own_vector(search, ListKind.needs, need),
+                         await own_vector(search, ListKind.achievements, achievement))
+        similarity = sum(a * b for a, b in zip(first, second, strict=True))
+    score, components = score_pair(taxonomy(), weights, text, side_of_row(need), side_of_row(achievement),
+                                   achievement.published_at, datetime.now(UTC), similarity)
+    return _match(score, matched, doc, components)
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """The normalised title with the matched terms in <em>…</em>, longest terms first."""
-    for term in sorted(set(terms), key=len, reverse=True):
-        if term and term in text and f"<em>{term}" not in text:
-            text = text.replace(term, f"<em>{term}</em>")
-    return text
+    """The normalised text with the matched terms in <em>…</em>, in one pass, longest terms first (so a
+    term inside a longer one is never wrapped twice)."""
+    terms = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not terms:
+        return text
+    return re.sub("|".join(map(re.escape, terms)), lambda found: f"<em>{found.group(0)}</em>", text)
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
@@ -158,8 +262,10 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
+    learned = await associations(session)
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit)
+    matches = await match_listing(search, settings, kind, row[0], limit, learned)
+    matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other = listings.SPECS[counterpart(kind)].table
     text = other.summary if other is Achievement else other.description

@@ -17,6 +17,7 @@ from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
+from services.matching.outcomes import apply_dismissals, associations
 from services.search.sync import OUTBOX_KINDS
 
 
@@ -88,9 +89,10 @@ async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: b
     table = LISTING_TABLES[kind]
     async with ctx.sessions() as session:
         row = await session.get(table, listing_id)
+        learned = await associations(session)
     matches = None
     if row is not None and row.status == ListingStatus.published:
-        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k)
+        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned)
     async with ctx.sessions() as session, session.begin():
         await _lock_leads(session, kind, listing_id)
         # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
@@ -101,6 +103,7 @@ async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: b
             own, other, _ = _columns(kind)
             before = set((await session.scalars(
                 select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
+            matches = await apply_dismissals(session, kind, listing_id, matches)
             await store(session, kind, listing_id, matches)
             touched = before | {m.id for m in matches}
         if fan_out:

@@ -1,9 +1,10 @@
 """Structured fit between a need and an achievement, and the final score with its reasons (pure).
 
 Every component is a fit in [0, 1]; the score is the weighted sum, weights from settings (README,
-"Matching"). The text relevance says whether the two are about the same problem; the structured fit
-then separates real fits from look-alikes. Structured fit counts fully only once the text relevance
-reaches TEXT_GATE, so a pair that merely shares a field, a region and a price band never ranks high.
+"Matching"). The text relevance (shared terms) and the semantic fit (sentence vectors) say whether the
+two are about the same problem; the structured fit then separates real fits from look-alikes. Structured
+fit counts fully only once one of the two reaches TEXT_GATE, so a pair that merely shares a field, a
+region and a price band never ranks high.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from decimal import Decimal
 from services.taxonomy import Taxonomy
 
 TEXT_GATE = 0.3
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.2, 0.6  # USE cosines: unrelated pairs' median 0.15, relevant 0.45
 UNKNOWN = 0.5  # a fact one side did not give: neither a fit nor a misfit
 
 
@@ -40,11 +42,12 @@ class Weights:
     mode: float
     region: float
     freshness: float
+    semantic: float = 0.0
 
     @classmethod
     def from_settings(cls, settings) -> "Weights":
         return cls(*(float(getattr(settings, f"match_weight_{name}")) for name in
-                     ("text", "field", "maturity", "price", "mode", "region", "freshness")))
+                     ("text", "field", "maturity", "price", "mode", "region", "freshness", "semantic")))
 
 
 def field_fit(tax: Taxonomy, need: Side, achievement: Side) -> tuple[float, str]:
@@ -117,12 +120,23 @@ def freshness_fit(published_at: datetime | None, now: datetime) -> tuple[float, 
     return max(0.3, 1.0 - 0.7 * (days - 90) / 640), f"published {int(days)} days ago"
 
 
+def semantic_fit(similarity: float | None) -> float:
+    """A cosine of two sentence vectors as a fit: unrelated listings sit near SEMANTIC_FLOOR, listings
+    about the same problem at SEMANTIC_CEILING and above (bench/README.md, "Semantic signal")."""
+    if similarity is None:
+        return 0.0
+    return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
+
+
 def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achievement: Side,
-               counterpart_published: datetime | None, now: datetime | None = None) -> tuple[float, list[dict]]:
-    """The score in [0, 1] and its components, each with its fit, weight and contribution."""
+               counterpart_published: datetime | None, now: datetime | None = None,
+               similarity: float | None = None) -> tuple[float, list[dict]]:
+    """The score in [0, 1] and its components, each with its fit, weight and contribution. `similarity`
+    is the cosine of the two listings' sentence vectors (None: not known)."""
     now = now or datetime.now(UTC)
     text = min(1.0, max(0.0, text))
-    gate = min(1.0, text / TEXT_GATE)
+    meaning = semantic_fit(similarity)
+    gate = min(1.0, max(text, meaning) / TEXT_GATE)  # the words or the meaning say it is the same problem
     parts = {
         "field": field_fit(tax, need, achievement),
         "maturity": maturity_fit(need.trl, achievement.trl),
@@ -133,6 +147,11 @@ def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achieve
     }
     components = [{"name": "text", "fit": round(text, 4), "weight": weights.text,
                    "contribution": round(weights.text * text, 4), "detail": "relevance of the matched terms"}]
+    if weights.semantic:
+        detail = ("meaning of the two texts" + (f" (cosine {similarity:.2f})" if similarity is not None else
+                                                " not known"))
+        components.append({"name": "semantic", "fit": round(meaning, 4), "weight": weights.semantic,
+                           "contribution": round(weights.semantic * meaning, 4), "detail": detail})
     for name, (fit, detail) in parts.items():
         weight = getattr(weights, name)
         components.append({"name": name, "fit": round(fit, 4), "weight": weight,
@@ -141,9 +160,11 @@ def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achieve
     return round(min(1.0, total), 4), components
 
 
-def max_score(weights: Weights, text: float) -> float:
-    """The best score a pair with this text relevance could reach with a perfect structured fit."""
+def max_score(weights: Weights, text: float, similarity: float | None = None) -> float:
+    """The best score a pair with this text relevance and similarity could reach with a perfect structured fit."""
     text = min(1.0, max(0.0, text))
+    meaning = semantic_fit(similarity)
     structured = weights.field + weights.maturity + weights.price + weights.mode + weights.region + weights.freshness
-    total = weights.text + structured
-    return (weights.text * text + structured * min(1.0, text / TEXT_GATE)) / (total or 1.0)
+    total = weights.text + weights.semantic + structured
+    return (weights.text * text + weights.semantic * meaning
+            + structured * min(1.0, max(text, meaning) / TEXT_GATE)) / (total or 1.0)

@@ -19,10 +19,12 @@ TITLE_TERMS, BODY_TERMS = 6, 10
 class QueryTerm:
     term: str
     weight: float
-    origin: str  # keyword | title | body | thesaurus
+    origin: str  # keyword | title | body | thesaurus | learned
 
 
-def listing_terms(title: str, keywords: list[str], body: str, thesaurus: Thesaurus) -> list[QueryTerm]:
+def listing_terms(title: str, keywords: list[str], body: str, thesaurus: Thesaurus,
+                  learned: dict[str, list[str]] | None = None) -> list[QueryTerm]:
+    """`learned`: need term → achievement terms that won leads paired with it (services.matching.outcomes)."""
     chosen: dict[str, QueryTerm] = {}
 
     def add(term: str, weight: float, origin: str) -> None:
@@ -43,4 +45,6 @@ def listing_terms(title: str, keywords: list[str], body: str, thesaurus: Thesaur
     for own in strongest:
         for related in thesaurus.expand(own.term)[:EXPANDED_PER_TERM]:
             add(related, own.weight * EXPANSION_FACTOR, "thesaurus")
+        for adopted in (learned or {}).get(own.term, []):
+            add(adopted, own.weight * EXPANSION_FACTOR, "learned")
     return sorted(chosen.values(), key=lambda t: (-t.weight, t.term))[:MAX_TERMS]

@@ -231,8 +231,10 @@ class MeiliClient:
     async def delete_all_documents(self, uid: str) -> Json:
         return await self._request("DELETE", f"/indexes/{_seg(uid)}/documents")
 
-    async def get_document(self, uid: str, id: str | int) -> Json:
-        return await self._request("GET", f"/indexes/{_seg(uid)}/documents/{_seg(id)}", idempotent=True)
+    async def get_document(self, uid: str, id: str | int, params: Mapping[str, str] | None = None) -> Json:
+        """``params``: e.g. ``{"fields": "id", "retrieveVectors": "true"}``."""
+        return await self._request("GET", f"/indexes/{_seg(uid)}/documents/{_seg(id)}", params=params,
+                                   idempotent=True)
 
     # -- search ------------------------------------------------------------------------------
 

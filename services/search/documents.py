@@ -4,12 +4,14 @@ The original text is kept for display; `*_n` fields hold the simplified, normali
 query in either script finds documents in either script (DOMAIN.md, "Text is Chinese, in both scripts").
 """
 
+import asyncio
 import re
 from datetime import date, datetime
 from decimal import Decimal
 
 from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.tables import Achievement, Need
+from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.taxonomy import taxonomy
 from services.text import normalise
 
@@ -84,6 +86,8 @@ def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dic
         "ip_numbers": sorted({v for ip in row.ip if ip.get("number") for v in ip_number_variants(ip["number"])}),
         "summary_n": normalise(row.summary),
         "description_n": normalise(row.description),
+        # The problem side (应用场景, 解决的问题) speaks the buyers' language: need terms meet it here.
+        "problem_n": normalise(f"{row.application_scenarios}。{row.problems_solved}".strip("。")),
     }
 
 
@@ -106,3 +110,12 @@ def need_document(row: Need, org_name: str, owner_key: str) -> dict:
     if row.confidential:  # the public index never learns who a confidential firm is
         document.update(organisation_id=None, organisation_name=CONFIDENTIAL_OWNER)
     return document
+
+
+async def attach_vectors(rows: list, documents: list[dict]) -> None:
+    """Each document gets its listing's sentence vector (`_vectors`), off the event loop: encoding
+    takes ~10-30 ms a listing, so it is the worker's job, never a writer's request."""
+    by_id = {str(row.id): row for row in rows}
+    vectors = await asyncio.to_thread(encode, [listing_text(by_id[d["id"]]) for d in documents])
+    for document, vector in zip(documents, vectors, strict=True):
+        document["_vectors"] = {EMBEDDER: vector}

@@ -4,10 +4,11 @@ import hashlib
 import hmac
 
 from schemas.enums import ListKind
+from services.matching.semantic import DIMENSIONS, EMBEDDER
 from services.search.client import MeiliClient, SearchError
 
 # Searchable text is the normalised (simplified) form; the original is kept for display.
-SEARCHABLE = ["title_n", "keywords_n", "summary_n", "description_n"]
+SEARCHABLE = ["title_n", "keywords_n", "summary_n", "problem_n", "description_n"]
 COMMON_FILTERABLE = [
     "id", "field", "field_top", "field_path", "region", "region_scope", "trl", "stage", "organisation_id", "owner_org",
     "updated_at", "published_at", "modes",
@@ -20,7 +21,7 @@ SETTINGS: dict[ListKind, dict] = {
         "displayedAttributes": [
             "id", "title", "summary", "keywords", "field", "secondary_fields", "trl", "stage", "modes",
             "price_negotiable", "price_min", "price_max", "region", "organisation_id", "organisation_name",
-            "ip_types", "updated_at", "published_at",
+            "ip_types", "updated_at", "published_at", "problem_n",
         ],
     },
     ListKind.needs: {
@@ -47,6 +48,8 @@ for _settings in SETTINGS.values():
         # terms themselves from the thesaurus (services.text.Thesaurus).
         "synonyms": {},
         "faceting": {"maxValuesPerFacet": 200},
+        # Vectors come with each document (`_vectors`), computed by the worker (services.matching.semantic).
+        "embedders": {EMBEDDER: {"source": "userProvided", "dimensions": DIMENSIONS}},
     })
 
 
@@ -89,7 +92,7 @@ class SearchIndexes:
     async def _warm(self, uid: str) -> None:
         """The first writes to a new index take 1–2 s each in Meilisearch 1.21 (measured: 1.1 s, 1.9 s,
         then 0.17 s); pay them here, at creation, rather than on the first listings published."""
-        probe = {"id": WARM_UP_ID, "title_n": "索引预热", "keywords_n": ["预热"]}
+        probe = {"id": WARM_UP_ID, "title_n": "索引预热", "keywords_n": ["预热"], "_vectors": {EMBEDDER: None}}
         for _ in range(2):
             await self.client.wait_task(await self.client.add_documents(uid, [probe], primary_key="id"))
         await self.client.wait_task(await self.client.delete_documents(uid, [WARM_UP_ID]))

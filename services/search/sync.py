@@ -11,7 +11,7 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
-from services.search.documents import achievement_document, need_document
+from services.search.documents import achievement_document, attach_vectors, need_document
 from services.search.indexes import SearchIndexes
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ async def listing_documents(session: AsyncSession, search: SearchIndexes, kind: 
     )).all()
     documents = [DOCUMENTS[kind](row, name, search.owner_key(row.organisation_id))
                  for row, name in rows if row.status == ListingStatus.published]
+    await attach_vectors([row for row, _ in rows], documents)
     return documents, ids - {uuid.UUID(d["id"]) for d in documents}
 
 

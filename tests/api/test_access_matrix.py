@@ -219,6 +219,12 @@ async def _import_job(m, op):
     return "GET", f"/v1/imports/jobs/{job.id}", None
 
 
+async def _lead_dismiss(m, op):
+    _, path, body = await _lead_create(m, op)
+    lead = await m.client.post(path, json=body, headers=(await m.operator()).headers)
+    return "POST", f"/v1/leads/{lead.json()['id']}/dismiss", {"reason": "不相关"}
+
+
 async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
@@ -234,6 +240,7 @@ CASES = {
     "import_jobs_get": (_import_job, {**OWNER_ONLY, "broker": 404}),
     "leads_create": (_lead_create, BROKERS),
     "leads_claim": (_lead_claim, {**OPERATOR_ONLY, "broker": 200, "operator": 403}),
+    "leads_dismiss": (_lead_dismiss, {**OWNER_ONLY, "operator": 403}),
     "publications_create": (_publication, {**OPERATOR_ONLY, "operator": 201}),
     "ops_backlog": (_backlog, OPERATOR_ONLY),
     "deals_create": (_deal_create, {**BROKERS, "same_org": 201}),

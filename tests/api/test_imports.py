@@ -168,3 +168,12 @@ async def test_a_large_import_is_a_background_job(client, market, ctx, sync, mon
     ids = {i["id"] for i in done["report"]["items"]}
     listed = (await client.get("/v1/achievements", headers=uni.headers, params={"mine": "true"})).json()["items"]
     assert {i["id"] for i in listed} == ids
+
+
+async def test_csv_import_carries_the_problem_side(client, market):
+    uni = await market.organisation("university")
+    csv_text = ("external_id,title,field,application_scenarios,problems_solved\n"
+                "C-1,氢燃料电池膜电极,advanced_energy.hydrogen,氢燃料电池物流车,续航短、冬天启动难\n")
+    assert (await _import(client, uni, csv_text.encode(), name="rows.csv")).json()["created"] == 1
+    item = (await client.get("/v1/achievements", headers=uni.headers)).json()["items"][0]
+    assert (item["application_scenarios"], item["problems_solved"]) == ("氢燃料电池物流车", "续航短、冬天启动难")

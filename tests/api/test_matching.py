@@ -14,6 +14,9 @@ LOOK_ALIKE = dict(title="茶多酚高效提取与纯化工艺", keywords=["茶�
                   summary="以茶叶为原料提取茶多酚。", description="采用膜分离与大孔树脂纯化茶多酚，纯度达到98%。",
                   field="green_food.processing", trl=7, stage="pilot", region="cd.wenjiang")
 
+UNRELATED = dict(title="高炉煤气余热回收发电", keywords=["余热回收"], summary="钢铁厂余热发电。",
+                 description="余热锅炉。", field="energy_saving.water", trl=7, region="cd.pujiang")
+
 
 async def _picker_and_need(market, sync, firm_name: str | None = None, **need_overrides):
     """The tea-picking achievement of a university and a firm's tea-picking need, published and synced."""
@@ -93,16 +96,18 @@ async def test_broker_adds_a_lead_by_hand_and_it_is_scored(client, market, sync)
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
     broker = await market.broker()
-    look_alike = await create_listing(market, "achievements", uni, external_id="T-2", **LOOK_ALIKE)
+    unrelated = await create_listing(market, "achievements", uni, external_id="T-3", **UNRELATED)
     need = await create_listing(market, "needs", firm, **TEA_NEED)
     await sync()
     response = await client.post("/v1/leads", headers=broker.headers,
-                                 json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+                                 json={"need_id": need["id"], "achievement_id": unrelated["id"]})
     assert response.status_code == 201, response.text
     lead = response.json()
     assert lead["source"] == "manual" and lead["status"] == "active" and "components" in lead["reasons"]
+    # Scored from both rows, though the term queries never returned the pair.
+    assert {c["name"] for c in lead["reasons"]["components"]} >= {"text", "field", "maturity", "price", "mode"}
     duplicate = await client.post("/v1/leads", headers=broker.headers,
-                                   json={"need_id": need["id"], "achievement_id": look_alike["id"]})
+                                   json={"need_id": need["id"], "achievement_id": unrelated["id"]})
     assert duplicate.status_code == 409
 
 
@@ -181,3 +186,86 @@ async def test_a_live_match_gives_its_database_connection_back_while_meilisearch
         event.remove(pool, "checkin", on_checkin)
     assert response.status_code == 200 and response.json()["matches"]
     assert during == [0], "the request held a pooled connection while waiting on Meilisearch"
+
+
+async def test_a_hand_added_lead_sharing_no_term_is_still_scored_on_its_structured_fit(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    broker = await market.broker()
+    unrelated = await create_listing(market, "achievements", uni, external_id="T-3",
+                                     **UNRELATED | {"field": "modern_agriculture.smart_agriculture"})
+    need = await create_listing(market, "needs", firm, **TEA_NEED)
+    await sync()
+    lead = (await client.post("/v1/leads", headers=broker.headers,
+                              json={"need_id": need["id"], "achievement_id": unrelated["id"]})).json()
+    components = {c["name"]: c for c in lead["reasons"]["components"]}
+    assert components["field"]["fit"] == 1.0 and components["text"]["fit"] == 0.0
+    assert 0 <= lead["score"] < 0.3
+
+
+async def test_a_need_meets_the_problem_side_of_an_achievement_and_the_reasons_say_so(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    sorter = await create_listing(
+        market, "achievements", uni, external_id="P-1", title="基于近红外透射的水果内部品质在线分级",
+        keywords=["近红外光谱", "无损检测"], summary="多相机与近红外透射结合的在线分级。",
+        description="糖度预测误差0.5。", field="modern_agriculture.smart_agriculture", trl=7, region="cd.wenjiang",
+        application_scenarios="柑橘、猕猴桃的产地分拣和电商发货",
+        problems_solved="人工挑果慢，不甜的和内部坏果混进去被客户退货")
+    need = await create_listing(market, "needs", firm, title="电商发货的柑橘总被退货", keywords=["退货", "人工挑果"],
+                                description="柑橘靠人工挑果，内部坏果混进去，客户退货差评多。",
+                                field="modern_agriculture.smart_agriculture", region="cd.pujiang")
+    await sync()
+    found = await client.get(f"/v1/achievements/{sorter['id']}")
+    assert found.json()["problems_solved"].startswith("人工挑果慢")
+    best = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
+    assert best["id"] == sorter["id"]
+    assert "人工挑果" in best["reasons"]["problem_side"]["terms"], best["reasons"]
+    assert "<em>人工挑果</em>" in best["reasons"]["problem_side"]["highlight"]
+
+
+HEAT_PUMP = dict(title="新能源汽车热泵空调与动力电池低温加热一体化热管理", keywords=["热泵空调", "热管理", "低温加热"],
+                 summary="以热泵回收电机余热为座舱和动力电池加热。", description="零下十度工况能耗降低百分之三十。",
+                 field="advanced_energy.storage", trl=6, region="cd.longquanyi")
+WINTER_NEED = dict(title="冬天电动车一冷就跑不远，司机抱怨", keywords=["续航缩水", "冬天"],
+                   description="我们的网约车一到冬天续航掉一半，开暖风更是掉得快，司机跑不了几单就要去充电。",
+                   field="advanced_energy.storage", region="cd.longquanyi")
+
+
+async def _vector(search, kind: str, listing_id: str) -> list[float]:
+    from schemas.enums import ListKind
+    from services.matching.semantic import EMBEDDER
+
+    document = await search.client.get_document(search.uid(ListKind(kind)), listing_id, {"retrieveVectors": "true"})
+    return document["_vectors"][EMBEDDER]["embeddings"][0]
+
+
+async def test_the_worker_stores_each_listings_vector_and_keeps_it_in_step(client, market, sync, search):
+    uni = await market.organisation("university")
+    pump = await create_listing(market, "achievements", uni, external_id="V-1", **HEAT_PUMP)
+    await sync()
+    first = await _vector(search, "achievements", pump["id"])
+    assert len(first) == 512 and abs(sum(x * x for x in first) - 1) < 1e-3
+
+    edited = await client.patch(f"/v1/achievements/{pump['id']}", headers=uni.headers,
+                                json={"title": "钢铁厂高炉煤气余热回收发电系统"})
+    assert edited.status_code == 200, edited.text
+    await client.post(f"/v1/achievements/{pump['id']}/approve", headers=(await market.operator()).headers)
+    await sync()
+    second = await _vector(search, "achievements", pump["id"])
+    assert sum(a * b for a, b in zip(first, second, strict=True)) < 0.99
+
+
+async def test_a_symptom_only_need_finds_a_technique_that_shares_no_term_with_it(client, market, sync):
+    uni = await market.organisation("university")
+    firm = await market.organisation("enterprise")
+    pump = await create_listing(market, "achievements", uni, external_id="V-1", **HEAT_PUMP)
+    await create_listing(market, "achievements", uni, external_id="V-2", **UNRELATED)
+    need = await create_listing(market, "needs", firm, **WINTER_NEED)
+    await sync()
+    matches = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"]
+    assert [m["id"] for m in matches] == [pump["id"]]  # the steel mill's waste heat is too far in meaning
+    reasons = matches[0]["reasons"]
+    components = {c["name"]: c for c in reasons["components"]}
+    assert reasons["matched_terms"] == [] and components["text"]["fit"] == 0
+    assert components["semantic"]["fit"] > 0 and "cosine" in components["semantic"]["detail"]

@@ -28,3 +28,25 @@ def test_a_common_term_says_less_than_a_rare_one():
 @pytest.mark.parametrize(("low", "high"), [(1, 30), (30, 300), (300, 3000)])
 def test_rarity_falls_with_document_frequency(low, high):
     assert 0 < rarity(high) < rarity(low) <= 1.0
+
+
+def test_equal_scores_rank_the_same_on_two_installs():
+    """Two installs hold the same listings under different random ids: a tie is broken by the text
+    relevance, the structured fit, the publication time and the title, never by the id."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from services.matching.engine import rank_key
+
+    published = datetime(2026, 11, 1, tzinfo=UTC)
+    candidates = [  # (title, text contribution, structured contribution, published): all score 0.6
+        ("甲", 0.30, 0.30, published), ("乙", 0.25, 0.35, published), ("丙", 0.30, 0.30, published),
+        ("丁", 0.30, 0.30, datetime(2026, 11, 2, tzinfo=UTC)),
+    ]
+
+    def ranking() -> list[str]:
+        keys = [rank_key(0.6, [{"name": "text", "contribution": text}, {"name": "field", "contribution": rest}],
+                         when, title, str(uuid.uuid4())) for title, text, rest, when in candidates]
+        return [key[4] for key in sorted(keys)]
+
+    assert ranking() == ranking() == ["丁", "丙", "甲", "乙"]  # newest first among equals, then by title

@@ -108,3 +108,25 @@ def test_max_score_bounds_every_structured_fit(text):
                 amount_min=Decimal(1), amount_max=Decimal(10**6), region="cd.wuhou")
     score, _ = score_pair(taxonomy(), W, text, best, best, NOW, NOW)
     assert score == pytest.approx(max_score(W, text), abs=1e-3)
+
+
+# Calibration: a score band means the same across listings (bench/README.md, "Calibration"). Each case is a
+# pair as the engine sees it: text relevance from the term queries (one fully matching rare keyword gives
+# 0.6), the cosine of the two sentence vectors, and a perfect structured fit (the hardest case to keep low).
+CALIBRATION_WEIGHTS = Weights(text=0.5, field=0.15, maturity=0.1, price=0.1, mode=0.08, region=0.04, freshness=0.03,
+                              semantic=0.4)
+
+
+@pytest.mark.parametrize(("text", "similarity", "low", "high"), [
+    (0.6, 0.20, 0.0, 0.8),  # a single shared rare word, different meaning: never the top band
+    (0.6, 0.30, 0.0, 0.8),  # ... even when the two are about the same broad topic
+    (0.0, 0.15, 0.0, 0.2),  # nothing shared: no structured fit counts
+    (0.0, 0.45, 0.5, 0.8),  # a symptom need and the technique solving it (no word shared): a fit, not top
+    (0.84, 0.50, 0.8, 1.0),  # two strong terms and close in meaning: the top band
+    (0.96, 0.60, 0.85, 1.0),
+])
+def test_score_bands_are_calibrated(text, similarity, low, high):
+    side = Side("advanced_energy.hydrogen", (), 6, ("licence",), True, None, None, "cd.wuhou", NOW)
+    score, _ = score_pair(taxonomy(), CALIBRATION_WEIGHTS, text, side, side, NOW, NOW, similarity)
+    assert low <= score < high
+    assert max_score(CALIBRATION_WEIGHTS, text, similarity) >= score
