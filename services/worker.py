@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from sqlalchemy import func, select, text
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
+from services import pipeline, webhooks
 from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
 from services.search.client import SearchUnavailable
@@ -24,6 +25,14 @@ from services.search.sync import OUTBOX_KINDS, sync_listings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
+
+# Handlers of other aggregates' events, by outbox aggregate_type: `async def handle_x(ctx, events)`, each
+# opens its own session and is idempotent. Clock-driven jobs: `async def tick_x(ctx, now)`.
+HANDLERS = {
+    "need": pipeline.handle_lead_routing, "achievement": pipeline.handle_lead_routing,
+    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
+}
+TICKS = [pipeline.tick_lead_routing, webhooks.tick_webhook_deliveries]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -88,6 +97,9 @@ async def handle(ctx, session, events: list[OutboxEvent]) -> None:
     for kind, ids in listings.items():
         await sync_listings(session, ctx.search, kind, ids)
     await refresh_for_listings(ctx, session, listings)
+    for aggregate_type, handler in HANDLERS.items():
+        if selected := [event for event in events if event.aggregate_type == aggregate_type]:
+            await handler(ctx, selected)
 
 
 async def drain(ctx, include_delayed: bool = False) -> int:
@@ -117,6 +129,8 @@ async def run_worker(settings, once: bool = False) -> None:
             while True:
                 wake.clear()
                 handled = await drain(ctx)
+                for tick in TICKS:
+                    await tick(ctx, datetime.now(UTC))
                 if once:
                     log.info("drained %s events", handled)
                     return

@@ -1,9 +1,24 @@
 """One router module per resource; ROUTERS is the order they appear in the OpenAPI document."""
 
-from market.api import audit, health, imports, listings, matching, organisations, publications, search, taxonomy, tokens
+from market.api import (
+    audit,
+    brokers,
+    health,
+    imports,
+    leads,
+    listings,
+    matching,
+    organisations,
+    publications,
+    search,
+    taxonomy,
+    tokens,
+    webhooks,
+)
 
 ROUTERS = [
     health.router, tokens.router, organisations.router, audit.router, taxonomy.router,
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
-    matching.leads_router, publications.router,
+    leads.router, matching.leads_router, publications.router,
+    brokers.router, webhooks.router,
 ]
