@@ -41,6 +41,12 @@ class Receiver:
         await self.server.wait_closed()
 
 
+async def _deliver(sync, ctx, now=None) -> None:
+    """What the worker does: drain the outbox (deliveries recorded), then its tick sends them."""
+    await sync()
+    await tick_webhook_deliveries(ctx, now or datetime.now(UTC))
+
+
 async def _hooked_lead(market, url: str):
     """A university's endpoint for stage changes, and a lead on its achievement worked by a broker."""
     uni = await market.organisation("university")
@@ -62,11 +68,11 @@ def _valid(secret: str, headers: dict, body: bytes) -> bool:
     return hmac.compare_digest(headers["x-signature"], "sha256=" + expected.hexdigest())
 
 
-async def test_an_event_is_delivered_signed_to_the_organisations_endpoint(client, market, sync):
+async def test_an_event_is_delivered_signed_to_the_organisations_endpoint(client, market, sync, ctx):
     async with Receiver() as receiver:
         uni, hook, lead = await _hooked_lead(market, receiver.url)
         assert hook["secret"].startswith("whsec_")
-        await sync()
+        await _deliver(sync, ctx)
     [(headers, body)] = receiver.requests
     assert _valid(hook["secret"], headers, body)
     event = json.loads(body)
@@ -82,7 +88,7 @@ async def test_an_event_is_delivered_signed_to_the_organisations_endpoint(client
 async def test_a_failed_delivery_is_retried_with_backoff(client, market, sync, ctx):
     async with Receiver(statuses=[500]) as receiver:
         uni, hook, _ = await _hooked_lead(market, receiver.url)
-        await sync()
+        await _deliver(sync, ctx)
         [failed] = (await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=uni.headers)).json()
         assert failed["status"] == "pending" and failed["attempts"] == 1 and failed["last_error"] == "HTTP 500"
         await tick_webhook_deliveries(ctx, datetime.now(UTC))  # the backoff has not run out: nothing sent
@@ -97,7 +103,7 @@ async def test_a_failed_delivery_is_retried_with_backoff(client, market, sync, c
 async def test_a_delivery_survives_a_worker_dying_between_attempts(client, market, sync, ctx):
     async with Receiver(statuses=[503]) as receiver:
         uni, hook, _ = await _hooked_lead(market, receiver.url)
-        await sync()  # first attempt fails
+        await _deliver(sync, ctx)  # the first attempt fails
         later = datetime.now(UTC) + timedelta(minutes=1)
         assert len(await claim_due(ctx, later)) == 1  # a worker takes the retry ... and is killed before sending
         await tick_webhook_deliveries(ctx, later)  # another worker: the lease still holds
@@ -111,7 +117,7 @@ async def test_a_delivery_survives_a_worker_dying_between_attempts(client, marke
 async def test_retries_stop_after_a_day_and_a_manual_redelivery_sends_again(client, market, sync, ctx):
     async with Receiver(statuses=[500, 500]) as receiver:
         uni, hook, _ = await _hooked_lead(market, receiver.url)
-        await sync()
+        await _deliver(sync, ctx)
         await tick_webhook_deliveries(ctx, datetime.now(UTC) + timedelta(hours=25))
         [failed] = (await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=uni.headers)).json()
         assert failed["status"] == "failed" and failed["attempts"] == 2
