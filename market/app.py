@@ -52,6 +52,8 @@ TAGS = [
     {"name": "ops", "description": "How far the workers lag behind the writes (operators)."},
     {"name": "deals", "description": "Technology contracts (技术合同), their payment schedule and registration."},
     {"name": "statistics", "description": "Technology-contract turnover (成交额 / 技术交易额) and its growth."},
+    {"name": "brokers", "description": "Technology brokers (技术经纪人): profiles, figures and ratings."},
+    {"name": "webhooks", "description": "Endpoints that receive signed events of your organisation."},
 ]
 
 

@@ -26,6 +26,7 @@ PUBLIC_OPERATIONS = {
     "organisations_list", "organisations_get", "needs_matches", "achievements_matches",
     "achievements_sync_status", "needs_sync_status",
     "stats_public",
+    "brokers_list", "brokers_get",
 }
 
 

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     import_sync_max_rows: int = 1000  # a larger file is imported by the worker as a background job
 
     worker_batch_size: int = 100
+    lead_routing_min_score: float = Field(0.6, ge=0, le=1, description="Unowned leads scoring this or more "
+                                          "are offered to the best-fitting broker by the worker")
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_hours: float = 24.0  # a failing delivery is retried with exponential backoff this long
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
     worker_lease_seconds: int = 120  # a claimed event comes back to the queue this long after its worker died
     worker_tick_seconds: float = 30.0  # clock-driven jobs (deadlines, obligations) run at most this often

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
+from services import pipeline, webhooks
 from services.db import is_connection_error, plain_url
 from services.imports import handle_import_jobs
 from services.listings import tick_need_deadlines
@@ -50,6 +51,14 @@ CLAIM_LOCK = 0x6F7574626F78  # advisory lock key ("outbox"): claims are taken on
 Handler = Callable[..., Awaitable[None]]
 Tick = Callable[..., Awaitable[None]]
 Clock = Callable[[], datetime]
+
+# Handlers of other aggregates' events, by outbox aggregate_type: `async def handle_x(ctx, events)`, each
+# opens its own session and is idempotent. Clock-driven jobs: `async def tick_x(ctx, now)`.
+HANDLERS = {
+    "need": pipeline.handle_lead_routing, "achievement": pipeline.handle_lead_routing,
+    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
+}
+TICKS = [pipeline.tick_lead_routing, webhooks.tick_webhook_deliveries]
 
 
 def backoff(attempts: int, exc: BaseException | None = None) -> timedelta:
@@ -74,9 +83,23 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
             await refresh_listing(ctx, kind, listing_id)
 
 
-HANDLERS: dict[str, Handler] = {**{noun: handle_listings for noun in OUTBOX_KINDS},
-                                "import_job": handle_import_jobs}
-TICKS: list[Tick] = [tick_need_deadlines, tick_obligations, tick_learn]
+def chain(*handlers: Handler) -> Handler:
+    """Several modules' handlers of one aggregate type, run in order on the same events."""
+    async def run(ctx, events: list[OutboxEvent]) -> None:
+        for handler in handlers:
+            await handler(ctx, events)
+
+    return run
+
+
+# A listing change first reaches search and the leads, then the routing offers its new pool leads.
+HANDLERS: dict[str, Handler] = {
+    **{noun: chain(handle_listings, pipeline.handle_lead_routing) for noun in OUTBOX_KINDS},
+    "import_job": handle_import_jobs,
+    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
+}
+TICKS: list[Tick] = [tick_need_deadlines, tick_obligations, tick_learn, pipeline.tick_lead_routing,
+                     webhooks.tick_webhook_deliveries]
 
 
 def _at(clock: Clock | None):

@@ -2,9 +2,11 @@
 
 from market.api import (
     audit,
+    brokers,
     deals,
     health,
     imports,
+    leads,
     listings,
     matching,
     ops,
@@ -14,13 +16,15 @@ from market.api import (
     stats,
     taxonomy,
     tokens,
+    webhooks,
 )
 
 ROUTERS = [
     health.router, tokens.router, organisations.router, audit.router, taxonomy.router,
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
-    matching.leads_router, publications.router,
+    leads.router, matching.leads_router, publications.router,
     ops.router,
     deals.router, deals.lead_deal_router, deals.obligations_router,
     deals.registration_router, stats.router,
+    brokers.router, webhooks.router,
 ]
