@@ -9,6 +9,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+from pydantic import ValidationError
+
 from market import logs
 from market.runtime import StartupError, embedded_services
 from market.settings import PROJECT_ROOT, Settings
@@ -17,7 +19,10 @@ from market.settings import PROJECT_ROOT, Settings
 @contextlib.contextmanager
 def running_services() -> Iterator[Settings]:
     """Settings pointing at real services: the configured ones, or embedded ones started for this command."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # e.g. a placeholder SECRET_KEY: one line, no traceback
+        raise StartupError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None
     logs.configure(settings.log_level, settings.log_format)
     with embedded_services(settings) as env:
         os.environ.update(env)  # child processes (the worker under `dev`) inherit the same services
