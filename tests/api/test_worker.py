@@ -63,3 +63,32 @@ async def test_an_event_that_keeps_failing_does_not_hold_back_the_others(client,
     async with ctx.sessions() as session:
         poison = await session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_id == "not-a-uuid"))
     assert poison.processed_at is None and poison.attempts == 1 and "ValueError" in poison.last_error
+
+
+async def test_unknown_events_are_marked_processed_and_ticks_get_the_injected_clock(ctx, sync, monkeypatch):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from schemas.tables import OutboxEvent
+    from services import outbox, worker
+
+    async with ctx.sessions() as session, session.begin():
+        outbox.emit(session, "parcel.delivered", "parcel", "1")  # no handler knows parcels
+    assert await sync() == 1
+    async with ctx.sessions() as session:
+        event = await session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_type == "parcel"))
+    assert event.processed_at is not None and event.attempts == 0
+
+    seen = []
+
+    async def tick_record(tick_ctx, now):
+        seen.append(now)
+
+    async def tick_broken(tick_ctx, now):
+        raise RuntimeError("one failing job does not stop the others")
+
+    monkeypatch.setattr(worker, "TICKS", [tick_broken, tick_record])
+    then = datetime(2030, 1, 1, tzinfo=UTC)
+    await worker.run_ticks(ctx, then)
+    assert seen == [then]

@@ -1,0 +1,188 @@
+"""The service under load: 100 clients for 60 s against the app served by uvicorn (and one `market worker`),
+on loopback, on a generated data set; then `/health` latency while a large import runs.
+
+Mix per client: anonymous search, reads (get and list), authenticated creates sent to review and approved
+by an operator (a publish), and live matches. Prints p50/p95/errors per kind. Bounded: `--clients` and
+`--seconds` (100 and 60 by default), loopback only.
+
+Run: `python -m bench.load` (100k / 20k listings) or `python -m bench.load --achievements 20000 --needs 4000`.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+
+import httpx
+from sqlalchemy import select
+
+from bench.match_speed import load
+from bench.stack import bench_stack, operator_headers
+from market.runtime.meili import free_port
+from schemas.tables import Achievement, Need
+from schemas.validators import credit_code_check_digit
+from services.search.sync import rebuild
+
+QUERIES = ["氢能", "电池", "机器人", "传感器", "嫩芽识别", "故障诊断", "新材料", "智能制造", "储能", "轨道交通"]
+MIX = [("search", 40), ("read", 30), ("match", 20), ("create", 10)]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+async def organisations(client, operator: dict, kind: str, count: int) -> list[dict]:
+    found = []
+    for n in range(count):
+        body_code = f"{'12' if kind == 'university' else '91'}510100{700_000_000 + n:09d}"
+        email = f"load{n}@{kind}.example.cn"
+        response = await client.post("/v1/organisations", headers=operator, json={
+            "kind": kind, "name": f"压测{kind}{n}", "credit_code": body_code + credit_code_check_digit(body_code),
+            "region": "cd.wuhou", "contact": {"name": "联系人", "phone": "028-00000000"},
+            "admin": {"email": email, "display_name": "管理员", "password": "load-admin-password",
+                      "roles": ["org_admin"]}})
+        response.raise_for_status()
+        token = (await client.post("/v1/auth/token", json={"email": email, "password": "load-admin-password"}))
+        found.append({"Authorization": f"Bearer {token.json()['access_token']}"})
+    return found
+
+
+async def start(args, settings, command: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "MEILI_URL": settings.meili_url,
+           "MEILI_MASTER_KEY": settings.meili_master_key, "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
+           "ENVIRONMENT": "test", "RATE_LIMIT_PER_MINUTE": "10000000", "LOG_LEVEL": "WARNING",
+           "HOST": "127.0.0.1", "PORT": str(args.port)}
+    log = open(f"{args.log_dir}/load-{command}.log", "ab")  # noqa: SIM115, ASYNC230 - owned by the child
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "market.cli", command, env=env,
+                                                stdout=log, stderr=log)
+
+
+async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
+                      operator: dict, timings: dict, errors: dict) -> None:
+    kinds = [k for k, w in MIX for _ in range(w)]
+    while time.perf_counter() < until:
+        kind = rng.choice(kinds)
+        lists = rng.choice(["achievements", "needs"])
+        started = time.perf_counter()
+        try:
+            if kind == "search":
+                response = await http.get(f"/v1/search/{lists}", params={"q": rng.choice(QUERIES)})
+            elif kind == "read":
+                if rng.random() < 0.7:
+                    response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}")
+                else:
+                    response = await http.get(f"/v1/{lists}", params={"limit": 20})
+            elif kind == "match":
+                response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}/matches")
+            else:
+                owner = rng.choice(universities)
+                response = await http.post("/v1/achievements", headers=owner, params={"submit": "true"}, json={
+                    "title": f"{rng.choice(QUERIES)}关键技术{rng.randrange(10**9)}", "summary": "压测成果。",
+                    "description": "压测生成的成果描述。", "keywords": [rng.choice(QUERIES)],
+                    "field": "electronic_information.sensors", "trl": 5, "stage": "pilot",
+                    "transfer_modes": ["licence"], "price": {"negotiable": True}, "region": "cd.wuhou"})
+                if response.status_code == 201:
+                    response = await http.post(f"/v1/achievements/{response.json()['id']}/approve", headers=operator)
+        except httpx.HTTPError as exc:
+            errors[kind][type(exc).__name__] += 1
+            continue
+        timings[kind].append((time.perf_counter() - started) * 1000)
+        if response.status_code >= 400:
+            errors[kind][str(response.status_code)] += 1
+
+
+async def health_during_import(http: httpx.AsyncClient, owner: dict, rows: int) -> tuple[list[float], float]:
+    lines = "\n".join(json.dumps({
+        "external_id": f"IMP-{n}", "title": f"导入的成果{n}号：{QUERIES[n % len(QUERIES)]}装置",
+        "summary": "批量导入。", "description": "批量导入的成果。", "field": "electronic_information.sensors",
+        "trl": 5, "stage": "pilot", "transfer_modes": ["licence"], "region": "cd.wuhou"}, ensure_ascii=False)
+        for n in range(rows))
+    done = asyncio.Event()
+    samples: list[float] = []
+
+    async def probe() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await http.get("/health")
+            samples.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.02)
+
+    prober = asyncio.create_task(probe())
+    started = time.perf_counter()
+    response = await http.post("/v1/imports/achievements", headers=owner, files={"file": ("rows.jsonl", lines)},
+                               timeout=600)
+    elapsed = time.perf_counter() - started
+    done.set()
+    await prober
+    response.raise_for_status()
+    return samples, elapsed
+
+
+async def main(args) -> None:
+    async with bench_stack() as (client, ctx):
+        started = time.perf_counter()
+        await load(ctx, args.achievements, args.needs)
+        await rebuild(ctx)
+        print(f"data: {args.achievements} achievements, {args.needs} needs, loaded and indexed in "
+              f"{time.perf_counter() - started:.0f} s")
+        operator = await operator_headers(client, ctx)
+        universities = await organisations(client, operator, "university", 10)
+        ids = {}
+        async with ctx.sessions() as session:
+            for name, table in (("achievements", Achievement), ("needs", Need)):
+                ids[name] = [str(i) for i in (await session.scalars(select(table.id).limit(2000))).all()]
+        server = await start(args, ctx.settings, "serve")
+        worker = await start(args, ctx.settings, "worker")
+        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", limits=limits,
+                                         timeout=30) as http:
+                for _ in range(1200):  # up to two minutes for the server to start
+                    if server.returncode is not None:
+                        raise SystemExit(f"the server exited: see {args.log_dir}/load-serve.log")
+                    try:
+                        if (await http.get("/health")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+                for listing_id in ids["needs"][:5]:  # warm-up: segmenter, thesaurus, connections
+                    await http.get(f"/v1/needs/{listing_id}/matches")
+                timings: dict[str, list[float]] = defaultdict(list)
+                errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+                until = time.perf_counter() + args.seconds
+                await asyncio.gather(*(client_loop(http, random.Random(n), until, ids, universities, operator,
+                                                   timings, errors) for n in range(args.clients)))
+                total = sum(len(t) for t in timings.values())
+                print(f"{args.clients} clients x {args.seconds} s: {total} requests ({total / args.seconds:.0f}/s)")
+                print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} errors")
+                for kind, _ in MIX:
+                    samples = timings[kind]
+                    print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
+                          f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
+                samples, elapsed = await health_during_import(http, universities[0], args.import_rows)
+                print(f"/health during a {args.import_rows}-row import ({elapsed:.1f} s): "
+                      f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
+                      f"max {max(samples):.1f} ms ({len(samples)} probes)")
+        finally:
+            for process in (server, worker):
+                process.terminate()
+                await process.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--achievements", type=int, default=100_000)
+    parser.add_argument("--needs", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=100, choices=range(1, 201), metavar="1..200")
+    parser.add_argument("--seconds", type=int, default=60, choices=range(1, 301), metavar="1..300")
+    parser.add_argument("--import-rows", type=int, default=2000)
+    parser.add_argument("--port", type=int, default=free_port())
+    parser.add_argument("--log-dir", default="/tmp", help="where the server's and the worker's logs go")
+    asyncio.run(main(parser.parse_args()))
