@@ -116,6 +116,5 @@ def _hit(hit: dict) -> SearchHit:
             terms |= marked_terms(text)
     marked = {"title": highlight(hit.get("title") or "", terms), "summary": snippet(hit.get("summary") or "", terms)}
     fields = {k: v for k, v in hit.items() if k in SearchHit.model_fields}
-    if "deadline_date" in hit:
-        fields["deadline"] = day_date(hit["deadline_date"])
+    fields["deadline"] = day_date(hit.get("deadline_date"))  # the index's `deadline` is a timestamp for filters
     return SearchHit(**fields, highlight={k: v for k, v in marked.items() if v}, score=hit.get("_rankingScore"))
