@@ -29,7 +29,8 @@ class SearchHit(BaseModel):
     highlight: dict[str, str] = Field(
         default_factory=dict,
         description="The hit's own `title` and `summary`, exactly as written (either script), with the "
-                    "matched terms wrapped in <em>…</em>; a key is absent when nothing in it matched",
+                    "matched terms wrapped in <em>…</em>; a summary longer than 160 characters is cut to "
+                    "160 around its first match, with … where cut; a key is absent when nothing in it matched",
         examples=[{"title": "<em>氫能儲運</em>裝備的關鍵材料"}],
     )
     score: float | None = Field(None, description="Meilisearch ranking score, 0–1")

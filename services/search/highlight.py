@@ -15,7 +15,8 @@ from services.text import normalise
 
 EM, END = "<em>", "</em>"
 _MARKED = re.compile(re.escape(EM) + "(.*?)" + re.escape(END), re.S)
-_BLOCK = 8  # the longest phrase OpenCC converts as a whole, in characters, with room to spare
+_BLOCK = 6  # the longest phrase OpenCC converts as a whole that we align, in characters
+SNIPPET = 160  # characters of a long text shown around its first match
 
 
 def marked_terms(formatted: str) -> set[str]:
@@ -100,3 +101,27 @@ def highlight(original: str, terms: set[str]) -> str | None:
         at = end
     out.append(original[at:])
     return "".join(out)
+
+
+def snippet(original: str, terms: set[str], width: int = SNIPPET) -> str | None:
+    """`highlight` over a window of a long text (a summary): `width` characters from a little before
+    the first match, with … where it was cut. The match is located on a character-by-character
+    normalisation (cheap, cached), so only the window is aligned exactly."""
+    if len(original) <= width:
+        return highlight(original, terms)
+    rough, origin = [], []
+    for index, character in enumerate(original):
+        piece = " " if character.isspace() else _one(character)
+        rough.append(piece)
+        origin += [index] * len(piece)
+    wanted = [t for t in (normalise(t) for t in terms) if t]
+    text = "".join(rough)
+    found = [origin[at] for term in wanted if (at := text.find(term)) != -1]
+    if not found:  # a term only a phrase conversion yields (資料庫 → 数据库): align the whole text
+        target, spans = align(original)
+        found = [spans[at][0] for term in wanted if (at := target.find(term)) != -1 and at < len(spans)]
+    start = max(0, min(found) - width // 5) if found else 0
+    marked = highlight(original[start:start + width], terms)
+    if marked is None:
+        return None
+    return ("…" if start else "") + marked + ("…" if start + width < len(original) else "")

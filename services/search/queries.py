@@ -8,7 +8,7 @@ from schemas.search import SearchHit, SearchPage
 from services.errors import Invalid
 from services.listings import ListingCriteria
 from services.search.documents import day_date, day_stamp
-from services.search.highlight import EM, END, highlight, marked_terms
+from services.search.highlight import EM, END, highlight, marked_terms, snippet
 from services.search.indexes import SearchIndexes
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus
@@ -114,8 +114,7 @@ def _hit(hit: dict) -> SearchHit:
         value = formatted.get(name)
         for text in value if isinstance(value, list) else [value or ""]:
             terms |= marked_terms(text)
-    marked = {name: highlight(hit.get(name) or "", terms) for name in ("title", "summary")}
+    marked = {"title": highlight(hit.get("title") or "", terms), "summary": snippet(hit.get("summary") or "", terms)}
     fields = {k: v for k, v in hit.items() if k in SearchHit.model_fields}
-    if "deadline_date" in hit:
-        fields["deadline"] = day_date(hit["deadline_date"])
+    fields["deadline"] = day_date(hit.get("deadline_date"))  # the index's `deadline` is a timestamp for filters
     return SearchHit(**fields, highlight={k: v for k, v in marked.items() if v}, score=hit.get("_rankingScore"))

@@ -3,7 +3,7 @@
 import pytest
 
 from services.search.documents import ip_number_variants
-from services.search.highlight import align, highlight, marked_terms
+from services.search.highlight import align, highlight, marked_terms, snippet
 
 
 @pytest.mark.parametrize(("original", "terms", "expected"), [
@@ -31,3 +31,11 @@ def test_marked_terms_are_read_from_the_formatted_text():
 def test_a_patent_number_is_searchable_in_its_written_variants():
     assert ip_number_variants("ZL202110123456.7") == {
         "zl202110123456.7", "zl2021101234567", "202110123456.7", "2021101234567", "202110123456"}
+
+
+def test_a_long_summary_is_cut_around_its_first_match():
+    text = "前言。" * 100 + "採用執行緒池調度資料庫伺服器。" + "結語。" * 100
+    marked = snippet(text, {"数据库"})
+    assert marked.startswith("…") and marked.endswith("…") and "<em>資料庫</em>" in marked
+    assert len(marked.replace("<em>", "").replace("</em>", "")) == 160 + 2
+    assert snippet(text, {"氢能"}) is None
