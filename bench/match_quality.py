@@ -1,7 +1,7 @@
 """Matching quality on the labelled set (bench/data/labelled): recall@10, MRR and nDCG@10.
 
-Loads the set through the API (organisations, bulk import, review), lets the worker index it (and
-encode it: the encoding rate is printed), then asks `GET /v1/needs/{id}/matches` for every need and
+Loads the set through the API (organisations, bulk import, review), builds the indexes with their
+vectors (the encoding rate is printed), then asks `GET /v1/needs/{id}/matches` for every need and
 compares with the graded labels. Then, calling the engine directly, it measures the semantic signal
 alone, sweeps the semantic weight and the vector query's pool size, chooses them by 5-fold
 cross-validation over the needs of both files, and prints the calibration table (score band → share
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from bench.stack import bench_stack, operator_headers, register_organisations
-from services.worker import drain
 
 DATA = Path(__file__).parent / "data" / "labelled"
 K = 10
@@ -67,6 +66,20 @@ async def _load(client, ctx, kind: str, rows: list[dict], orgs: dict, operator: 
     return ids
 
 
+async def index(ctx) -> None:
+    """Build the indexes (documents and vectors in bulk, as `market reindex` does) instead of draining the
+    outbox: live matches need the indexes, not the persisted leads, whose refresh cascade would take ~20
+    minutes on a busy 2-core machine."""
+    from sqlalchemy import func, update
+
+    from schemas.tables import OutboxEvent
+    from services.search.sync import rebuild
+
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(OutboxEvent).values(processed_at=func.now()))
+    await rebuild(ctx)
+
+
 async def main() -> None:
     async with bench_stack() as (client, ctx):
         started = time.perf_counter()
@@ -77,7 +90,7 @@ async def main() -> None:
         needs = [need for rows in sets.values() for need in rows]
         achievement_ids = await _load(client, ctx, "achievements", achievements, orgs, operator)
         need_ids = await _load(client, ctx, "needs", needs, orgs, operator)
-        await drain(ctx)
+        await index(ctx)
         elapsed = time.perf_counter() - started
         print(f"loaded {len(achievements)} achievements and {len(needs)} needs in {elapsed:.0f} s")
         external = {v: k for k, v in achievement_ids.items()}

@@ -138,7 +138,8 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
         if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
             combined.setdefault(hit["id"], (0.0, [], hit))
     # A candidate the vector query did not return is at most as similar as the least similar it did.
-    unseen = min(similarities.values()) if len(similarities) >= settings.match_semantic_pool else None
+    full = similarities and len(similarities) >= settings.match_semantic_pool
+    unseen = min(similarities.values()) if full else None
     return rank(kind, row, combined, similarities, unseen, weights, limit)
 
 
