@@ -12,6 +12,7 @@ from market.api import ROUTERS
 from market.cors import cors_options
 from market.etags import ETags
 from market.idempotency import IdempotencyKeys
+from market.metrics import RequestMetrics
 from market.middleware import BodySizeLimit, RequestContext
 from market.settings import Settings
 from services.context import ServiceContext
@@ -43,6 +44,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search over published listings, both scripts."},
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
+    {"name": "metrics", "description": "Prometheus metrics for operators' monitoring (not public)."},
 ]
 
 
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ETags)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestContext)
     app.add_middleware(CORSMiddleware, **cors_options(settings))
     return app

@@ -24,6 +24,7 @@ PUBLIC_OPERATIONS = {
     "taxonomy_regions", "achievements_list", "achievements_get", "needs_list", "needs_get",
     "search_achievements", "search_needs", "publications_list", "publications_get", "publications_download",
     "organisations_list", "organisations_get", "needs_matches", "achievements_matches",
+    "metrics_read",  # guarded by address or token (METRICS_ALLOW / METRICS_TOKEN), not by a principal
 }
 
 

@@ -15,6 +15,7 @@ from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Lead
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
+from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 
 
 def _columns(kind: ListKind):
@@ -81,6 +82,7 @@ async def refresh_listing(ctx, session: AsyncSession, kind: ListKind, listing_id
     return before | {m.id for m in matches}
 
 
+@timed(LEAD_RECOMPUTATION_SECONDS)
 async def refresh_for_listings(ctx, session: AsyncSession, changed: dict[ListKind, set[uuid.UUID]]) -> None:
     """After listings changed: their own leads, then the lists of the counterparts they now rank in."""
     affected: dict[ListKind, set[uuid.UUID]] = {kind: set() for kind in ListKind}
