@@ -10,6 +10,7 @@ Run: `python -m bench.freshness` (1,000 needs as counterparts, 40 publishes).
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
 
@@ -78,6 +79,8 @@ async def main(args) -> None:
             search_ms.append(to_search * 1000)
             leads_ms.append(to_leads * 1000)
         worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker  # before the stack stops PostgreSQL under it
         for name, timings in (("publish → searchable", search_ms), ("publish → leads computed", leads_ms)):
             p50, p95 = percentiles(timings)
             print(f"{name}: p50 {p50:.0f} ms, p95 {p95:.0f} ms (mean {statistics.mean(timings):.0f}, "
