@@ -15,6 +15,7 @@ from market.cors import cors_options
 from market.etags import ETags
 from market.idempotency import IdempotencyKeys
 from market.input_guard import RejectControlCharacters
+from market.metrics import RequestMetrics
 from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
@@ -54,6 +55,7 @@ TAGS = [
     {"name": "statistics", "description": "Technology-contract turnover (成交额 / 技术交易额) and its growth."},
     {"name": "brokers", "description": "Technology brokers (技术经纪人): profiles, figures and ratings."},
     {"name": "webhooks", "description": "Endpoints that receive signed events of your organisation."},
+    {"name": "metrics", "description": "Prometheus metrics for operators' monitoring (not public)."},
 ]
 
 
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ETags)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestContext)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(CORSMiddleware, **cors_options(settings))  # outermost: errors carry CORS headers too

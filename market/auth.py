@@ -27,6 +27,7 @@ PUBLIC_OPERATIONS = {
     "achievements_sync_status", "needs_sync_status",
     "stats_public",
     "brokers_list", "brokers_get",
+    "metrics_read",  # guarded by address or token (METRICS_ALLOW / METRICS_TOKEN), not by a principal
 }
 
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     rate_limit_per_minute: int = 1200
     login_attempts_per_minute: int = 10  # ten times this per client address; per account: login_guard
+    metrics_allow: str = Field("loopback", description="Who may read /metrics: loopback, any, or networks")
+    metrics_token: str | None = Field(None, description="A bearer token that may read /metrics from anywhere")
     cors_origins: str = Field("", description="Comma-separated frontend origins allowed by CORS; none by default")
 
     # Matching: how many leads each listing keeps and how the score is made (README, "Matching").

@@ -18,6 +18,7 @@ from market.api import (
     tokens,
     webhooks,
 )
+from market.api.metrics import router as metrics_router
 
 ROUTERS = [
     health.router, tokens.router, organisations.router, audit.router, taxonomy.router,
@@ -27,4 +28,5 @@ ROUTERS = [
     deals.router, deals.lead_deal_router, deals.obligations_router,
     deals.registration_router, stats.router,
     brokers.router, webhooks.router,
+    metrics_router,
 ]

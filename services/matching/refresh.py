@@ -18,6 +18,7 @@ from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
 from services.matching.outcomes import apply_dismissals, associations
+from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 from services.search.sync import OUTBOX_KINDS
 
 
@@ -81,6 +82,7 @@ async def _lock_leads(session: AsyncSession, kind: ListKind, listing_id: uuid.UU
     await session.execute(select(Lead.id).where(own == listing_id).order_by(other).with_for_update())
 
 
+@timed(LEAD_RECOMPUTATION_SECONDS)
 async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: bool = False) -> set[uuid.UUID]:
     """Recompute one listing's matches and store them. The row is read, the connection given back, the
     matches computed against Meilisearch outside any transaction, then the leads written in one short

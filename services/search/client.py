@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -64,6 +64,10 @@ class SearchTaskFailed(SearchError):
 
 
 _FINISHED = frozenset({"succeeded", "failed", "canceled"})
+
+# Called after every Meilisearch call with (method, path, seconds, outcome); services.metrics adds one.
+RequestHook = Callable[[str, str, float, str], None]
+REQUEST_HOOKS: list[RequestHook] = []
 
 
 def _seg(value: str | int) -> str:
@@ -117,6 +121,18 @@ class MeiliClient:
         *,
         idempotent: bool = False,
     ) -> Json:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._send(method, path, body, params, idempotent)
+            outcome = "ok"
+            return result
+        finally:
+            for hook in REQUEST_HOOKS:
+                hook(method, path, time.perf_counter() - started, outcome)
+
+    async def _send(self, method: str, path: str, body: Json, params: Mapping[str, str | int] | None,
+                    idempotent: bool) -> Json:
         content = None
         headers = None
         if body is not None:

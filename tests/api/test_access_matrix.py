@@ -303,7 +303,12 @@ async def _publication(m, op):
     return "POST", "/v1/publications", {"list_kind": "achievements"}
 
 
+async def _metrics(m, op):
+    return "GET", "/metrics", None
+
+
 CASES = {
+    "metrics_read": (_metrics, {c: 200 for c in CALLERS}),  # from loopback (METRICS_ALLOW's default)
     "organisations_create": (_org_create, {**OPERATOR_ONLY, "operator": 201}),
     "organisations_update": (_org_update, OWNER_ONLY),
     "users_create": (_user_create, ORG_ADMIN),
