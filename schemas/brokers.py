@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field as Column_
 from sqlmodel import SQLModel
 
-from schemas.common import Patch
+from schemas.common import JsonValue, Patch
 from schemas.enums import (
     ActivityKind,
     BrokerLevel,
@@ -323,7 +323,8 @@ class IntroductionRead(BaseModel):
     need_organisation: str = Field(description="某企业 while a confidential firm has not consented")
     achievement_organisation: str
     recorded_at: datetime
-    consent: dict[str, Any] | None
+    consent: dict[str, JsonValue] | None = Field(
+        description="The consent behind the entry (who, when, how); only `granted` before the firm is revealed")
     note: str
     corrects: int | None
     prev_hash: str

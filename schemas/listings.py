@@ -2,11 +2,11 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from schemas.common import Money, Patch
+from schemas.common import JsonValue, Money, Patch
 from schemas.enums import IPType as _IPType
 from schemas.enums import ListingStatus, enum_input
 from schemas.enums import Stage as _Stage
@@ -176,7 +176,7 @@ class ListingRevision(BaseModel):
     status: Literal["submitted", "rejected"]
     submitted_at: datetime
     rejection_reason: str | None = None
-    values: dict[str, Any] = Field(description="The proposed values of the changed fields, named as in the audit "
+    values: dict[str, JsonValue] = Field(description="The proposed values of the changed fields, named as in the audit "
                                                "trail (`title`, `price_min`, `challenge_closes` …)")
 
 
