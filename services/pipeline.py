@@ -19,6 +19,7 @@ from services import audit, outbox
 from services.brokers import OPEN_STAGES, fits, open_leads
 from services.errors import Conflict, Forbidden, NotFound
 from services.leads import get_lead, readable
+from services.matching.outcomes import record_outcome
 from services.principal import Principal
 
 SYSTEM = Principal(kind="system")
@@ -144,6 +145,9 @@ async def change_stage(session: AsyncSession, principal: Principal, lead_id: uui
     outbox.emit(session, "lead.stage_changed", "lead", lead.id, {
         "lead_id": str(lead.id), "from_stage": before.value, "to_stage": lead.stage,
         "reason": body.reason.value if body.reason else None, "organisation_ids": await parties(session, lead)})
+    if lead.stage in (LeadStage.won, LeadStage.lost):  # a labelled pair the matching engine learns from
+        reason = " ".join(filter(None, (body.reason.value if body.reason else None, body.note)))
+        await record_outcome(session, lead.id, lead.stage, reason, principal)
 
 
 async def stage_history(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> list[LeadStageChange]:

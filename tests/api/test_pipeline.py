@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select
 
 from schemas.brokers import LeadStageChange
+from schemas.outcomes import LeadOutcomeRow
 from services.pipeline import tick_lead_routing
 from tests.factories import create_lead
 
@@ -37,10 +38,28 @@ async def test_a_lead_moves_through_every_stage_and_each_move_is_recorded(client
     async with ctx.sessions() as session:
         rows = (await session.scalars(select(LeadStageChange.to_stage).where(
             LeadStageChange.lead_id == lead["id"]))).all()
+        outcomes = (await session.scalars(select(LeadOutcomeRow.outcome).where(
+            LeadOutcomeRow.lead_id == lead["id"]))).all()
     assert rows[-1] == "won"
+    assert outcomes == ["won"]  # the won pair is a labelled pair the matching engine learns from
+
     log = (await client.get("/v1/audit", headers=(await market.operator()).headers,
                             params={"object_type": "lead", "object_id": lead["id"]})).json()["items"]
     assert sum(e["action"] == "lead.stage_changed" for e in log) == 4
+
+
+async def test_a_lost_lead_is_recorded_as_an_outcome_with_its_reason(client, market, search, ctx):
+    broker = await market.broker()
+    lead = await _claimed(market, broker)
+    path = f"/v1/leads/{lead['id']}/stage"
+    await client.post(path, headers=broker.headers, json={"stage": "contacted"})
+    lost = await client.post(path, headers=broker.headers, json={"stage": "lost", "reason": "price",
+                                                                 "note": "报价高出预算一倍"})
+    assert lost.status_code == 200, lost.text
+    async with ctx.sessions() as session:
+        outcome = (await session.execute(select(LeadOutcomeRow.outcome, LeadOutcomeRow.reason).where(
+            LeadOutcomeRow.lead_id == lead["id"]))).one()
+    assert tuple(outcome) == ("lost", "price 报价高出预算一倍")
 
 
 async def test_lost_needs_a_reason_from_the_list(client, market, search):
