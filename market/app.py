@@ -39,6 +39,8 @@ TAGS = [
     {"name": "search", "description": "Full-text search over published listings, both scripts."},
     {"name": "matching", "description": "Ranked matches between needs and achievements, with reasons."},
     {"name": "leads", "description": "Persisted matches (匹配线索) that brokers work."},
+    {"name": "brokers", "description": "Technology brokers (技术经纪人): profiles, figures and ratings."},
+    {"name": "webhooks", "description": "Endpoints that receive signed events of your organisation."},
     {"name": "deals", "description": "Technology contracts (技术合同), their payment schedule and registration."},
     {"name": "statistics", "description": "Technology-contract turnover (成交额 / 技术交易额) and its growth."},
 ]

@@ -25,6 +25,7 @@ PUBLIC_OPERATIONS = {
     "search_achievements", "search_needs", "publications_list", "publications_get", "publications_download",
     "organisations_list", "organisations_get", "needs_matches", "achievements_matches",
     "stats_public",
+    "brokers_list", "brokers_get",
 }
 
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     match_weight_freshness: Decimal = Decimal("0.03")
 
     worker_batch_size: int = 100
+    lead_routing_min_score: float = Field(0.6, ge=0, le=1, description="Unowned leads scoring this or more "
+                                          "are offered to the best-fitting broker by the worker")
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_hours: float = 24.0  # a failing delivery is retried with exponential backoff this long
     worker_idle_seconds: float = 5.0  # new events wake workers at once (NOTIFY); this paces retries
 
     # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).

@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
+import schemas.brokers  # noqa: F401 - registers the brokers tables
 import schemas.deals  # noqa: F401
 import schemas.tables  # noqa: F401 - registers every table on the metadata
 from services.db import async_url

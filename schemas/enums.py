@@ -129,6 +129,65 @@ class SellerType(StrEnum):
     other = "other"
 
 
+class LeadStage(StrEnum):
+    """The pipeline a broker works a lead through; the allowed moves are services.pipeline.TRANSITIONS."""
+
+    new = "new"
+    contacted = "contacted"
+    introduced = "introduced"
+    negotiating = "negotiating"
+    won = "won"
+    lost = "lost"
+
+
+class LostReason(StrEnum):
+    too_early = "too_early"
+    benefit_unclear = "benefit_unclear"
+    price = "price"
+    route_to_market_unclear = "route_to_market_unclear"
+    description_unclear = "description_unclear"
+    party_unresponsive = "party_unresponsive"
+    other = "other"
+
+
+class BrokerLevel(StrEnum):
+    junior = "junior"
+    intermediate = "intermediate"
+    senior = "senior"
+
+
+class BrokerStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+
+
+class ActivityKind(StrEnum):
+    note = "note"
+    call = "call"
+    meeting = "meeting"
+    site_visit = "site_visit"
+    introduction = "introduction"
+
+
+class ConsentMethod(StrEnum):
+    platform = "platform"
+    written = "written"
+    phone = "phone"
+    in_person = "in_person"
+
+
+class LedgerEntryKind(StrEnum):
+    consent = "consent"
+    introduction = "introduction"
+    correction = "correction"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
 LABELS: dict[str, str] = {
     "university": "高校", "institute": "科研院所", "enterprise": "企业", "agency": "技术转移机构",
     "operator": "平台运营方",
@@ -144,8 +203,18 @@ LABELS: dict[str, str] = {
     "terminated": "已终止",
     "agreed": "已约定", "invoiced": "已开票", "paid": "已支付",
     "upfront": "首付款", "milestone": "里程碑付款", "recurring": "分期付款", "royalty": "提成",
-    "pending": "未到期", "due": "已到期", "overdue": "逾期", "waived": "已豁免",
-    "unregistered": "未登记", "registered": "已登记", "refused": "不予登记", "other": "其他",
+    "due": "已到期", "overdue": "逾期", "waived": "已豁免",
+    "unregistered": "未登记", "registered": "已登记", "refused": "不予登记",
+    "new": "新线索", "contacted": "已联系", "introduced": "已引荐", "negotiating": "洽谈中", "won": "已成交",
+    "lost": "已流失",
+    "too_early": "时机尚早", "benefit_unclear": "效益不明确", "price": "价格不合适",
+    "route_to_market_unclear": "产业化路径不明确",
+    "description_unclear": "描述不清楚", "party_unresponsive": "对方无回应", "other": "其他",
+    "junior": "初级", "intermediate": "中级", "senior": "高级", "active": "启用", "paused": "暂停接单",
+    "note": "备注", "call": "电话", "meeting": "会谈", "site_visit": "实地考察", "introduction": "引荐",
+    "platform": "平台确认", "written": "书面同意", "phone": "电话同意", "in_person": "当面同意",
+    "consent": "同意披露", "correction": "更正",
+    "pending": "待投递", "delivered": "已投递", "failed": "投递失败",
 }
 # Codes whose label differs by context: a contract type reads 技术许可 where a transfer mode reads 许可.
 CONTRACT_TYPE_LABELS: dict[str, str] = {**{t: LABELS[t] for t in (

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.enums import LeadSource, LeadStatus
+from schemas.enums import LeadSource, LeadStage, LeadStatus
 
 REASONS_EXAMPLE = {
     "engine_version": "match-2026.11.1", "score": 0.81,
@@ -68,6 +68,9 @@ class LeadRead(BaseModel):
     created_at: datetime
     claimed_by: uuid.UUID | None = Field(None, description="The broker working this lead")
     claimed_at: datetime | None = None
+    stage: LeadStage = LeadStage.new
+    stage_changed_at: datetime | None = None
+    retired_reason: str | None = Field(None, description="Why a retired lead left the active set, e.g. `need.archived`")
 
 
 class LeadCreate(BaseModel):

@@ -247,6 +247,10 @@ class Lead(SQLModel, table=True):
     created_by: uuid.UUID | None = None
     claimed_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", index=True)  # the broker
     claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The pipeline (services/pipeline.py): every move is also a lead_stage_change row.
+    stage: str = Field(default="new", sa_column=Column(String, nullable=False, server_default="new", index=True))
+    stage_changed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    routed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))  # offered once
     created_at: datetime = Field(sa_column=_now_column())
     updated_at: datetime = Field(sa_column=_now_column(onupdate=func.now()))
 

@@ -233,7 +233,14 @@ async def update_organisation(
     return org
 
 
+# Roles that widen what a user sees beyond their own organisation (#12): only an operator grants them.
+WIDENING_ROLES = {Role.broker, Role.operator, Role.admin}
+
+
 def _assignable(principal: Principal, roles: set[str], org_kind: str) -> None:
+    if roles & WIDENING_ROLES and not principal.is_operator:
+        raise Forbidden("the broker, operator and admin roles are granted by operators", code="user.role_forbidden",
+                        field="roles")
     if roles & OPERATOR_ROLES and not (principal.is_operator and org_kind == OrgKind.operator):
         raise Forbidden("operator roles are given by operators, to platform staff only", code="user.role_forbidden",
                         field="roles")
@@ -242,6 +249,13 @@ def _assignable(principal: Principal, roles: set[str], org_kind: str) -> None:
     if Role.broker in roles and org_kind not in (OrgKind.agency, OrgKind.operator):
         raise Invalid("brokers belong to a technology-transfer agency", code="user.broker_needs_agency",
                       field="roles")
+
+
+def _record_grants(session: AsyncSession, principal: Principal, user: User, granted: set[str]) -> None:
+    """A grant that widens access gets its own audit row, so a search for role grants finds every one."""
+    for role in sorted(granted & WIDENING_ROLES):
+        audit.record(session, principal, "user.role_granted", "user", user.id,
+                     {"role": {"before": None, "after": role}})
 
 
 async def create_user(session: AsyncSession, principal: Principal, org_id: uuid.UUID, body: UserCreate) -> User:
@@ -256,6 +270,7 @@ async def create_user(session: AsyncSession, principal: Principal, org_id: uuid.
         "a user with this email exists", code="user.duplicate_email", field="body.email")})
     audit.record(session, principal, "user.created", "user", user.id,
                  audit.diff({}, {"email": user.email, "roles": user.roles, "organisation_id": org_id}))
+    _record_grants(session, principal, user, roles)
     return user
 
 
@@ -278,6 +293,7 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: uuid
     if "roles" in changes:
         roles = {r.value if hasattr(r, "value") else r for r in changes.pop("roles")}
         _assignable(principal, roles - set(user.roles), org.kind)
+        _record_grants(session, principal, user, roles - set(user.roles))
         user.roles = sorted(roles)
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))

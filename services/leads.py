@@ -1,7 +1,7 @@
 """Leads: who may see which, their read model, and leads added by hand. Brokers and operators see all
-leads, an organisation those of its own listings; a confidential firm stays 某企业 to others, and a
-listing that left the list shows its title only to its owner and operators (an unpublished edit
-must not leak through a lead)."""
+leads, an organisation those of its own listings; a confidential firm stays 某企业 to others until it
+consents (services.reveal), and a listing that left the list shows its title only to its owner and
+operators (an unpublished edit must not leak through a lead). The pipeline is services.pipeline."""
 
 import uuid
 from datetime import UTC, datetime
@@ -16,18 +16,19 @@ from schemas.matching import LeadRead, ListingRef
 from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit
 from services.db import flush_or_conflict
-from services.errors import Conflict, Forbidden, NotFound
+from services.errors import Conflict, NotFound
 from services.listings import is_insider
 from services.matching import ENGINE_VERSION
 from services.matching.engine import match_listing
 from services.principal import Principal
+from services.reveal import firm_revealed
 
 NeedOrg = aliased(Organisation)
 AchievementOrg = aliased(Organisation)
 
 
 def readable(principal: Principal) -> Select:
-    stmt = (select(Lead, Need, NeedOrg.name, Achievement, AchievementOrg.name)
+    stmt = (select(Lead, Need, NeedOrg.name, Achievement, AchievementOrg.name, firm_revealed(principal))
             .join(Need, Need.id == Lead.need_id).join(NeedOrg, NeedOrg.id == Need.organisation_id)
             .join(Achievement, Achievement.id == Lead.achievement_id)
             .join(AchievementOrg, AchievementOrg.id == Achievement.organisation_id))
@@ -44,9 +45,19 @@ def _title(principal: Principal, listing: Need | Achievement) -> str:
     return listing.title if is_insider(listing, principal) or listing.status == ListingStatus.published else WITHDRAWN
 
 
+def retired_reason(lead: Lead, need: Need, achievement: Achievement) -> str | None:
+    """Why a retired lead left the active set: a side left the list, or the pair fell out of both top Ks."""
+    if lead.status != LeadStatus.retired:
+        return None
+    for noun, listing in (("need", need), ("achievement", achievement)):
+        if listing.status != ListingStatus.published:
+            return f"{noun}.{listing.status}"
+    return "lead.out_of_top_k"
+
+
 def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achievement: Achievement,
-              achievement_org: str) -> LeadRead:
-    insider = is_insider(need, principal) or (principal.user_id is not None and lead.claimed_by == principal.user_id)
+              achievement_org: str, revealed: bool = False) -> LeadRead:
+    insider = is_insider(need, principal) or revealed
     return LeadRead(
         id=lead.id,
         need=ListingRef(id=need.id, title=_title(principal, need), status=need.status,
@@ -55,7 +66,8 @@ def lead_read(principal: Principal, lead: Lead, need: Need, need_org: str, achie
                                organisation_name=achievement_org),
         status=lead.status, source=lead.source, score=lead.score, reasons=lead.reasons, need_rank=lead.need_rank,
         achievement_rank=lead.achievement_rank, engine_version=lead.engine_version, computed_at=lead.computed_at,
-        created_at=lead.created_at,
+        created_at=lead.created_at, claimed_by=lead.claimed_by, claimed_at=lead.claimed_at, stage=lead.stage,
+        stage_changed_at=lead.stage_changed_at, retired_reason=retired_reason(lead, need, achievement),
     )
 
 
@@ -112,21 +124,3 @@ async def add_manual(session: AsyncSession, ctx, principal: Principal, need_id: 
                   "achievement_id": {"before": None, "after": str(achievement_id)}, "source": {
                       "before": None, "after": "manual"}})
     return existing
-
-
-async def claim(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> None:
-    """A broker takes an active lead to work it; from then on they see the firm behind a confidential need."""
-    if not principal.is_broker:
-        raise Forbidden("brokers claim leads", code="auth.broker_required")
-    lead = await session.get(Lead, lead_id, with_for_update=True)
-    if lead is None:
-        raise NotFound("lead not found", code="lead.not_found")
-    if lead.status != LeadStatus.active:
-        raise Conflict("only an active lead can be claimed", code="lead.not_active", field="status")
-    if lead.claimed_by == principal.user_id:
-        return
-    if lead.claimed_by is not None:
-        raise Conflict("another broker works this lead", code="lead.already_claimed")
-    lead.claimed_by, lead.claimed_at = principal.user_id, datetime.now(UTC)
-    audit.record(session, principal, "lead.claimed", "lead", lead.id,
-                 {"claimed_by": {"before": None, "after": str(principal.user_id)}})

@@ -25,6 +25,7 @@ from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.lifecycle import TOPICS, TRANSITIONS, Action, next_status, status_after_edit
 from services.pagination import decode_cursor, page
 from services.principal import Principal
+from services.reveal import firm_revealed
 from services.taxonomy import taxonomy
 
 # --- columns <-> API ------------------------------------------------------------------------------
@@ -100,8 +101,8 @@ def need_read(row: Need, org_name: str, principal: Principal, insider: bool = Fa
 
 
 def is_insider(row, principal: Principal) -> bool:
-    """The owner and operators see contact details and a confidential firm's identity (and so does the
-    broker who claimed a lead on the listing: see `get`)."""
+    """The owner and operators see contact details and a confidential firm's identity (and so do those the
+    firm consented to on a lead: see `works_a_lead_on`)."""
     return principal.is_operator or principal.organisation_id == row.organisation_id
 
 
@@ -216,12 +217,16 @@ async def get(session: AsyncSession, principal: Principal, spec: ListingSpec, li
 
 async def works_a_lead_on(session: AsyncSession, principal: Principal, spec: ListingSpec,
                           listing_id: uuid.UUID) -> bool:
-    """Whether the caller is the broker who claimed a lead on this listing."""
-    if not principal.is_broker or principal.user_id is None:
+    """Whether the caller sees this listing's owner and contact through one of its active leads: the broker
+    working it sees an achievement's; a need's firm only as services.reveal says (its consent)."""
+    if principal.is_anonymous:
         return False
-    column = Lead.need_id if spec.kind == ListKind.needs else Lead.achievement_id
-    return bool(await session.scalar(select(Lead.id).where(
-        column == listing_id, Lead.claimed_by == principal.user_id, Lead.status == LeadStatus.active).limit(1)))
+    if spec.kind == ListKind.achievements:
+        return principal.is_broker and bool(await session.scalar(select(Lead.id).where(
+            Lead.achievement_id == listing_id, Lead.claimed_by == principal.user_id,
+            Lead.status == LeadStatus.active).limit(1)))
+    return bool(await session.scalar(select(Lead.id).join(Achievement, Achievement.id == Lead.achievement_id).where(
+        Lead.need_id == listing_id, Lead.status == LeadStatus.active, firm_revealed(principal)).limit(1)))
 
 
 async def update(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID, body):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import Organisation
 from services import imports
+from services.demo_deals import load_deals
 from services.principal import Principal
 from services.taxonomy import SEED
 
@@ -51,4 +52,5 @@ async def load_seed(ctx, demo: bool) -> dict[str, int]:
                                     lambda raw: ListingStatus(raw.get("status", "published")))
             loaded += len(rows)
         counts[kind.value] = loaded
+    counts["deals"] = await load_deals(ctx, by_key)
     return counts

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
+from services import pipeline, webhooks
 from services.db import plain_url
 from services.matching.refresh import refresh_for_listings
 from services.obligations import tick_obligations
@@ -25,10 +26,14 @@ from services.search.sync import OUTBOX_KINDS, sync_listings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
-# Clock-driven jobs, `async def tick_<thing>(ctx, now)`: run on every wake-up, each idempotent.
-TICKS = [
-    tick_obligations,
-]
+# Handlers of other aggregates' events, by outbox aggregate_type: `async def handle_x(ctx, events)`, each
+# opens its own session and is idempotent. Clock-driven jobs: `async def tick_x(ctx, now)`.
+HANDLERS = {
+    "need": pipeline.handle_lead_routing, "achievement": pipeline.handle_lead_routing,
+    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
+    "deal": webhooks.handle_webhooks,
+}
+TICKS = [pipeline.tick_lead_routing, webhooks.tick_webhook_deliveries, tick_obligations]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -93,6 +98,9 @@ async def handle(ctx, session, events: list[OutboxEvent]) -> None:
     for kind, ids in listings.items():
         await sync_listings(session, ctx.search, kind, ids)
     await refresh_for_listings(ctx, session, listings)
+    for aggregate_type, handler in HANDLERS.items():
+        if selected := [event for event in events if event.aggregate_type == aggregate_type]:
+            await handler(ctx, selected)
 
 
 async def drain(ctx, include_delayed: bool = False) -> int:
@@ -121,9 +129,9 @@ async def run_worker(settings, once: bool = False) -> None:
         try:
             while True:
                 wake.clear()
+                handled = await drain(ctx)
                 for tick in TICKS:
                     await tick(ctx, datetime.now(UTC))
-                handled = await drain(ctx)
                 if once:
                     log.info("drained %s events", handled)
                     return

@@ -75,9 +75,15 @@ class Market:
         assert response.status_code == 201, response.text
         return Caller(await self.login(email, "user-password-1"), org.organisation_id, response.json()["id"])
 
-    async def broker(self) -> Caller:
+    async def broker(self, **profile) -> Caller:
+        """A broker of a new agency, with an active profile (overrides: level, specialties, capacity …)."""
         agency = await self.organisation("agency")
-        return await self.user(agency, ["broker"])
+        broker = await self.user(agency, ["broker"])
+        response = await self.client.post("/v1/brokers", headers=agency.headers, json={
+            "user_id": broker.user_id, "level": "intermediate", **profile})
+        assert response.status_code == 201, response.text
+        broker.extra["agency"] = agency
+        return broker
 
     async def api_key(self, org: Caller, scopes=("read", "write")) -> Caller:
         response = await self.client.post(f"/v1/organisations/{org.organisation_id}/api-keys",
@@ -151,3 +157,15 @@ async def create_deal(market: Market, seller: Caller, buyer: Caller, sign: bool 
         assert signed.status_code == 200, signed.text
         deal = signed.json()
     return deal
+
+
+async def create_lead(market: Market, firm: Caller | None = None, uni: Caller | None = None, **need_overrides) -> dict:
+    """A published need and achievement and a lead between them (added by an operator, so unclaimed)."""
+    firm = firm or await market.organisation("enterprise")
+    uni = uni or await market.organisation("university")
+    need = await create_listing(market, "needs", firm, external_id=None, **need_overrides)
+    achievement = await create_listing(market, "achievements", uni, external_id=None)
+    response = await market.client.post("/v1/leads", headers=(await market.operator()).headers,
+                                        json={"need_id": need["id"], "achievement_id": achievement["id"]})
+    assert response.status_code == 201, response.text
+    return response.json()

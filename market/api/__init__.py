@@ -2,9 +2,11 @@
 
 from market.api import (
     audit,
+    brokers,
     deals,
     health,
     imports,
+    leads,
     listings,
     matching,
     organisations,
@@ -13,12 +15,14 @@ from market.api import (
     stats,
     taxonomy,
     tokens,
+    webhooks,
 )
 
 ROUTERS = [
     health.router, tokens.router, organisations.router, audit.router, taxonomy.router,
     listings.achievements_router, listings.needs_router, imports.router, search.router, matching.router,
-    matching.leads_router, publications.router,
+    leads.router, matching.leads_router, publications.router,
+    brokers.router, webhooks.router,
     deals.router, deals.lead_deal_router, deals.obligations_router,
     deals.registration_router, stats.router,
 ]

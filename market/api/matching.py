@@ -10,7 +10,7 @@ from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator
 from schemas.common import Page
 from schemas.enums import LeadSource, LeadStatus, ListKind
 from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
-from services import leads
+from services import leads, pipeline
 from services.matching import ENGINE_VERSION
 from services.matching.engine import live_matches
 from services.pagination import decode_cursor, page
@@ -81,7 +81,8 @@ async def leads_create(body: LeadCreate, request: Request, principal: BrokerOrOp
 
 @leads_router.post("/{lead_id}/claim", response_model=LeadRead)
 async def leads_claim(lead_id: uuid.UUID, principal: Broker, session: Session):
-    """Take an active lead to work it (brokers). The claiming broker then sees the firm behind a
-    confidential need and its contact; another broker's claim is a 409 `lead.already_claimed`."""
-    await leads.claim(session, principal, lead_id)
+    """Take an active lead to work it (brokers with an active profile and spare capacity). Another
+    broker's claim is a 409 `lead.already_claimed`. A confidential firm stays 某企业 until it consents
+    (`POST /v1/leads/{id}/consent-request`)."""
+    await pipeline.claim(session, principal, lead_id)
     return leads.lead_read(principal, *await leads.get_lead(session, principal, lead_id))

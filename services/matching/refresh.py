@@ -50,7 +50,8 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
             name: statement.excluded[name] for name in updated}))
     await session.execute(
         update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
-                           Lead.source == LeadSource.engine, Lead.status == LeadStatus.active)
+                           Lead.source == LeadSource.engine, Lead.status == LeadStatus.active,
+                           Lead.claimed_by.is_(None))  # a lead a broker works stays while both sides are listed
         .values(status=LeadStatus.retired, updated_at=now)
     )
 

@@ -17,10 +17,13 @@ POSTERS = {"anonymous": 401, "same_org": 201, "other_org": 201, "broker": 403, "
 ORG_ADMIN = {"anonymous": 401, "same_org": 201, "other_org": 404, "broker": 403, "operator": 201}
 BROKERS = {"anonymous": 401, "same_org": 403, "other_org": 403, "broker": 201, "operator": 201}
 DEAL_PARTIES = {"anonymous": 401, "same_org": 200, "other_org": 404, "broker": 404, "operator": 200}
+EVERYONE = {"anonymous": 200, "same_org": 200, "other_org": 200, "broker": 200, "operator": 200}
+WORKERS = {"anonymous": 401, "same_org": 403, "other_org": 403, "broker": 200, "operator": 200}
+PARTIES = {"anonymous": 401, "same_org": 200, "other_org": 404, "broker": 200, "operator": 200}
 
 
 def owner_kind(op: str) -> str:
-    return "enterprise" if op.startswith("needs") else "university"
+    return "enterprise" if op.startswith("needs") or op == "leads_consent_grant" else "university"
 
 
 def listing_kind(op: str) -> str:
@@ -189,10 +192,75 @@ async def _registration_form(m, op):
     return "GET", f"/v1/deals/{(await _deal(m))['id']}/registration-form", None
 
 
-def _stats(method: str, path: str):
+async def _pipeline_lead(m, op, stage: str | None = None, confidential: bool = False) -> str:
+    """A lead between a new firm's need and the owner's achievement (the owner's need for consent grants),
+    worked by the matrix's broker."""
+    from tests.factories import create_lead
+
+    firm, uni = await m.organisation("enterprise"), m.owner
+    if op == "leads_consent_grant":
+        firm, uni = m.owner, await m.organisation("university")
+    lead = (await create_lead(m, firm, uni, confidential=confidential))["id"]
+    operator = (await m.operator()).headers
+    assigned = await m.client.post(f"/v1/leads/{lead}/assign", headers=operator,
+                                   json={"broker_id": m.broker_caller.user_id})
+    assert assigned.status_code == 200, assigned.text
+    for step in ("contacted", "introduced", "negotiating", "won") if stage == "won" else ():
+        await m.client.post(f"/v1/leads/{lead}/stage", headers=operator, json={"stage": step})
+    return lead
+
+
+def _on_lead(method: str, tail: str, body=None, **lead):
     async def setup(m, op):
-        return method, path, None
+        lead_id = await _pipeline_lead(m, op, **lead)
+        if op == "leads_consent_grant":
+            await m.client.post(f"/v1/leads/{lead_id}/consent-request", headers=m.broker_caller.headers)
+        return method, f"/v1/leads/{lead_id}{tail}", body
     return setup
+
+
+async def _broker_create(m, op):
+    agency = await m.organisation("agency")
+    user = await m.user(agency, ["broker"])
+    return "POST", "/v1/brokers", {"user_id": user.user_id, "level": "junior"}
+
+
+async def _broker(m, op):
+    broker = await m.broker()
+    return ("PATCH", f"/v1/brokers/{broker.user_id}", {"capacity": 7}) if op == "brokers_update" else (
+        "GET", f"/v1/brokers/{broker.user_id}", None)
+
+
+async def _assign(m, op):
+    from tests.factories import create_lead
+
+    lead = await create_lead(m, uni=m.owner)
+    return "POST", f"/v1/leads/{lead['id']}/assign", {"broker_id": m.broker_caller.user_id}
+
+
+def _fixed(method: str, path: str, body=None):
+    async def setup(m, op):
+        return method, path, body
+    return setup
+
+
+async def _webhook(m, op):
+    import uuid
+
+    from schemas.brokers import WebhookDelivery
+
+    created = await m.client.post("/v1/webhooks", headers=m.owner.headers,
+                                  json={"url": "http://127.0.0.1:9/hook", "events": ["lead.assigned"]})
+    hook = created.json()["id"]
+    if op == "webhooks_delete":
+        return "DELETE", f"/v1/webhooks/{hook}", None
+    if op == "webhooks_deliveries":
+        return "GET", f"/v1/webhooks/{hook}/deliveries", None
+    async with m.ctx.sessions() as session, session.begin():
+        delivery = WebhookDelivery(endpoint_id=uuid.UUID(hook), event_id=1, topic="lead.assigned", body={"id": 1},
+                                   status="failed", attempts=3)
+        session.add(delivery)
+    return "POST", f"/v1/webhooks/{hook}/deliveries/{delivery.id}/redeliver", None
 
 
 async def _publication(m, op):
@@ -230,14 +298,47 @@ CASES = {
         submitted=True), OPERATOR_ONLY),
     "registrations_refuse": (_registration("refuse", {"reason": "不属于技术合同"}, submitted=True), OPERATOR_ONLY),
     "registrations_form": (_registration_form, DEAL_PARTIES),
-    "stats_turnover": (_stats("GET", "/v1/stats/turnover?by=seller_type"), {**OPERATOR_ONLY, "same_org": 200,
+    "stats_turnover": (_fixed("GET", "/v1/stats/turnover?by=seller_type"), {**OPERATOR_ONLY, "same_org": 200,
                                                                               "other_org": 200, "broker": 200}),
-    "stats_growth": (_stats("GET", "/v1/stats/growth"), {**OPERATOR_ONLY, "same_org": 200, "other_org": 200,
+    "stats_growth": (_fixed("GET", "/v1/stats/growth"), {**OPERATOR_ONLY, "same_org": 200, "other_org": 200,
                                                          "broker": 200}),
-    "stats_public": (_stats("GET", "/v1/stats/public"), dict.fromkeys(CALLERS, 200)),
-    "stats_publish_year": (_stats("PUT", "/v1/stats/public/2026"), OPERATOR_ONLY),
-    "stats_unpublish_year": (_stats("DELETE", "/v1/stats/public/2026"), {**OPERATOR_ONLY, "operator": 204}),
+    "stats_public": (_fixed("GET", "/v1/stats/public"), dict.fromkeys(CALLERS, 200)),
+    "stats_publish_year": (_fixed("PUT", "/v1/stats/public/2026"), OPERATOR_ONLY),
+    "stats_unpublish_year": (_fixed("DELETE", "/v1/stats/public/2026"), {**OPERATOR_ONLY, "operator": 204}),
+    "stats_funnel": (_fixed("GET", "/v1/stats/funnel?by=broker"), {**OPERATOR_ONLY, "same_org": 200,
+                                                                    "other_org": 200, "broker": 200}),
+    "stats_brokers": (_fixed("GET", "/v1/stats/brokers"), {**OPERATOR_ONLY, "broker": 200}),
     "leads_create_deal": (_deal_from_lead, {**BROKERS, "same_org": 201, "other_org": 404, "broker": 403}),
+    "brokers_list": (_fixed("GET", "/v1/brokers"), EVERYONE),
+    "brokers_get": (_broker, EVERYONE),
+    "brokers_create": (_broker_create, {**ORG_ADMIN, "same_org": 404}),
+    "brokers_update": (_broker, {**OPERATOR_ONLY, "operator": 200}),
+    "leads_pool": (_fixed("GET", "/v1/leads/pool"), WORKERS),
+    "leads_follow_ups": (_fixed("GET", "/v1/leads/follow-ups"), {**WORKERS, "operator": 403}),
+    "leads_idle": (_fixed("GET", "/v1/leads/idle"), {**WORKERS, "operator": 403}),
+    "leads_release": (_on_lead("POST", "/release"), WORKERS),
+    "leads_assign": (_assign, OPERATOR_ONLY),
+    "leads_change_stage": (_on_lead("POST", "/stage", {"stage": "contacted"}), WORKERS),
+    "leads_stages": (_on_lead("GET", "/stages"), PARTIES),
+    "leads_activities_create": (_on_lead("POST", "/activities", {"kind": "call", "text": "通话"}),
+                                {**WORKERS, "broker": 201, "operator": 201}),
+    "leads_activities_list": (_on_lead("GET", "/activities"), WORKERS),
+    "leads_consent_request": (_on_lead("POST", "/consent-request", confidential=True),
+                              {**WORKERS, "broker": 201, "operator": 403}),
+    "leads_consent_grant": (_on_lead("POST", "/consent", {"method": "platform"}, confidential=True),
+                            {**PARTIES, "broker": 403, "operator": 403}),
+    "leads_introductions_list": (_on_lead("GET", "/introductions"), PARTIES),
+    "leads_introductions_create": (_on_lead("POST", "/introductions", {"note": "引荐"}),
+                                   {**WORKERS, "broker": 201, "operator": 403}),
+    "leads_introductions_verify": (_on_lead("GET", "/introductions/verify"), PARTIES),
+    "leads_rate": (_on_lead("POST", "/ratings", {"responsiveness": 5, "expertise": 5, "integrity": 5}, stage="won"),
+                   {**PARTIES, "same_org": 201, "broker": 403, "operator": 403}),
+    "webhooks_create": (_fixed("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["lead.assigned"]}),
+                        {**ORG_ADMIN, "other_org": 201}),
+    "webhooks_list": (_fixed("GET", "/v1/webhooks"), {**ORG_ADMIN, "same_org": 200, "other_org": 200, "operator": 200}),
+    "webhooks_delete": (_webhook, {**ORG_ADMIN, "same_org": 204, "operator": 204}),
+    "webhooks_deliveries": (_webhook, {**ORG_ADMIN, "same_org": 200, "operator": 200}),
+    "webhooks_redeliver": (_webhook, {**ORG_ADMIN, "same_org": 200, "operator": 200}),
 }
 for kind in ("achievements", "needs"):
     CASES.update({
@@ -287,6 +388,7 @@ async def test_access_matrix(client, market, search, operation):
         "other_org": await market.organisation(owner_kind(operation)),
         "broker": await market.broker(), "operator": await market.operator(),
     }
+    market.broker_caller = callers["broker"]
     seen = {}
     for caller in CALLERS:
         method, path, body = await setup(market, operation)

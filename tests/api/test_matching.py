@@ -121,20 +121,41 @@ async def test_match_all_recomputes_every_published_listing(client, market, sync
     assert after[0]["computed_at"] > before[0]["computed_at"] and after[0]["need"]["id"] == need["id"]
 
 
-async def test_the_broker_who_claims_a_lead_sees_the_confidential_firm(client, market, sync):
-    _, _, _, need = await _picker_and_need(market, sync, firm_name="保密的茶叶公司", confidential=True)
+async def test_a_claiming_broker_sees_the_confidential_firm_only_after_its_consent(client, market, sync):
+    _, firm, _, need = await _picker_and_need(market, sync, firm_name="保密的茶叶公司", confidential=True)
     broker, rival = await market.broker(), await market.broker()
     lead = (await client.get("/v1/leads", headers=broker.headers, params={"need_id": need["id"]})).json()["items"][0]
     assert lead["need"]["organisation_name"] == "某企业"
     assert (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()["contact"] is None
 
     claimed = await client.post(f"/v1/leads/{lead['id']}/claim", headers=broker.headers)
-    assert claimed.status_code == 200 and claimed.json()["need"]["organisation_name"] == "保密的茶叶公司"
-    seen = (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()
-    assert seen["organisation_name"] == "保密的茶叶公司" and seen["contact"]["name"] == "王总"
-    assert (await client.get(f"/v1/needs/{need['id']}", headers=rival.headers)).json()["organisation_name"] == "某企业"
+    assert claimed.status_code == 200 and claimed.json()["need"]["organisation_name"] == "某企业"  # no consent yet
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()["contact"] is None
     taken = await client.post(f"/v1/leads/{lead['id']}/claim", headers=rival.headers)
     assert taken.status_code == 409 and taken.json()["code"] == "lead.already_claimed"
+
+    assert (await client.post(f"/v1/leads/{lead['id']}/consent-request", headers=broker.headers)).status_code == 201
+    granted = await client.post(f"/v1/leads/{lead['id']}/consent", headers=firm.headers, json={"method": "platform"})
+    assert granted.status_code == 200 and granted.json()["granted_at"]
+    seen = (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()
+    assert seen["organisation_name"] == "保密的茶叶公司" and seen["contact"]["name"] == "王总"
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=broker.headers)).json()["need"][
+        "organisation_name"] == "保密的茶叶公司"
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=rival.headers)).json()["organisation_name"] == "某企业"
+
+
+async def test_a_manual_lead_and_a_claim_do_not_reveal_a_confidential_firm(client, market, sync):
+    from tests.factories import create_lead
+
+    broker = await market.broker()
+    lead = await create_lead(market, confidential=True, title="保密需求")
+    response = await client.post("/v1/leads", headers=broker.headers, json={
+        "need_id": lead["need"]["id"], "achievement_id": (await create_lead(market))["achievement"]["id"]})
+    assert response.status_code == 201 and response.json()["need"]["organisation_name"] == "某企业"
+    claimed = await client.post(f"/v1/leads/{response.json()['id']}/claim", headers=broker.headers)
+    assert claimed.json()["need"]["organisation_name"] == "某企业"
+    assert (await client.get(f"/v1/needs/{lead['need']['id']}", headers=broker.headers)).json()[
+        "organisation_name"] == "某企业"
 
 
 async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
