@@ -189,7 +189,8 @@ class BrokerCreate(BaseModel):
 class BrokerUpdate(Patch):
     """Admins and operators change anything; the broker themself only `bio` and `status`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "paused"},
+                                                                             {"capacity": 12, "level": "senior"}]})
     nullable = frozenset({"certificate_number"})
     level: BrokerLevel | None = None
     certificate_number: str | None = Field(None, max_length=64)
@@ -263,7 +264,8 @@ class StageChangeRead(BaseModel):
 
 
 class LeadAssign(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "broker_id": "3f0c2a9e-0000-4000-8000-000000000001"}]})
     broker_id: uuid.UUID = Field(description="The broker's user id")
 
 
@@ -289,7 +291,8 @@ class ActivityRead(BaseModel):
 class ConsentGrant(BaseModel):
     """The firm's consent to be named to the achievement's owner on this lead."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"method": "written",
+                                                                              "note": "盖章的同意披露函"}]})
     broker_id: uuid.UUID | None = Field(None, description="Whose request is granted; default the lead's broker")
     method: ConsentMethod = ConsentMethod.platform
     note: str | None = Field(None, max_length=1000)

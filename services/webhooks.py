@@ -1,10 +1,12 @@
 """Webhooks: an organisation's endpoints, and the worker that delivers the events concerning it.
 
 From the outbox, `handle_webhooks` records one delivery per (endpoint, event) (unique, so a replayed
-batch adds nothing) and commits it before sending, so a delivery survives a worker that dies. Sending
-takes a lease (`next_attempt_at` moves ahead first); a failure waits with exponential backoff, retried
-for `webhook_retry_hours`. Receivers get each event at least once and drop repeats by its `id`.
-Each request is signed: `X-Signature: sha256=HMAC-SHA256(secret, "<X-Webhook-Timestamp>." + body)`.
+batch adds nothing) in its own committed transaction; `tick_webhook_deliveries`, which the worker runs
+after every drain, sends them, so no request to a receiver is made while the outbox batch holds its
+locks, and a delivery survives a worker that dies. Sending takes a lease (`next_attempt_at`
+moves ahead first); a failure waits with exponential backoff, retried for `webhook_retry_hours`.
+Receivers get each event at least once and drop repeats by its `id`. Each request is signed:
+`X-Signature: sha256=HMAC-SHA256(secret, "<X-Webhook-Timestamp>." + body)`.
 """
 
 import asyncio
@@ -163,7 +165,7 @@ def _body(event) -> dict:
 
 async def handle_webhooks(ctx, events) -> None:
     """Outbox events → one pending delivery per subscribed endpoint of an organisation the event concerns
-    (its payload's `organisation_ids`); committed before any sending."""
+    (its payload's `organisation_ids`); the tick sends them."""
     wanted = [e for e in events if e.topic in WEBHOOK_EVENTS and e.payload.get("organisation_ids")]
     if not wanted:
         return
@@ -179,11 +181,11 @@ async def handle_webhooks(ctx, events) -> None:
             return
         await session.execute(insert(WebhookDelivery).values(rows).on_conflict_do_nothing(
             constraint="uq_delivery_event"))
-    await deliver_due(ctx, datetime.now(UTC))
 
 
 async def tick_webhook_deliveries(ctx, now: datetime) -> None:
-    """Retries whose backoff ran out, redeliveries, and deliveries whose sender died (lease expired)."""
+    """New deliveries, retries whose backoff ran out, redeliveries, and deliveries whose sender died (lease
+    expired)."""
     await deliver_due(ctx, now)
 
 
