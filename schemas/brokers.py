@@ -358,7 +358,8 @@ class RatingRead(BaseModel):
     created_at: datetime
 
 
-WEBHOOK_EVENTS = ("lead.assigned", "lead.stage_changed", "introduction.recorded")
+WEBHOOK_EVENTS = ("lead.assigned", "lead.stage_changed", "introduction.recorded", "deal.obligation_due",
+                  "deal.obligation_overdue")
 
 
 class WebhookCreate(BaseModel):

@@ -28,6 +28,8 @@ from schemas.enums import (
 from schemas.listings import FieldCode, IPRecord
 
 _FORBID = ConfigDict(extra="forbid")
+# The statuses the turnover statistics (and a broker's figures) count: the contract was signed and stands.
+COUNTED = (DealStatus.signed, DealStatus.performing, DealStatus.completed)
 Rate = Annotated[Decimal, Field(gt=0, le=1, max_digits=5, decimal_places=4, examples=["0.0500"],
                                 description="A fraction: 0.05 is 5 %")]
 

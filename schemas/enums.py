@@ -231,8 +231,8 @@ LABELS: dict[str, str] = {
     "terminated": "已终止",
     "agreed": "已约定", "invoiced": "已开票", "paid": "已支付",
     "upfront": "首付款", "milestone": "里程碑付款", "recurring": "分期付款", "royalty": "提成",
-    "pending": "未到期", "due": "已到期", "overdue": "逾期", "waived": "已豁免",
-    "unregistered": "未登记", "registered": "已登记", "refused": "不予登记", "other": "其他",
+    "due": "已到期", "overdue": "逾期", "waived": "已豁免",
+    "unregistered": "未登记", "registered": "已登记", "refused": "不予登记",
     "new": "新线索", "contacted": "已联系", "introduced": "已引荐", "negotiating": "洽谈中", "won": "已成交",
     "lost": "已流失",
     "too_early": "时机尚早", "benefit_unclear": "效益不明确", "price": "价格不合适",
@@ -242,7 +242,7 @@ LABELS: dict[str, str] = {
     "note": "备注", "call": "电话", "meeting": "会谈", "site_visit": "实地考察", "introduction": "引荐",
     "platform": "平台确认", "written": "书面同意", "phone": "电话同意", "in_person": "当面同意",
     "consent": "同意披露", "correction": "更正",
-    "delivered": "已投递", "failed": "投递失败",
+    "pending": "待处理", "delivered": "已投递", "failed": "投递失败",
 }
 # Codes whose label differs by context: a contract type reads 技术许可 where a transfer mode reads 许可.
 CONTRACT_TYPE_LABELS: dict[str, str] = {**{t: LABELS[t] for t in (

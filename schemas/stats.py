@@ -61,3 +61,49 @@ class GrowthTable(BaseModel):
 class PublicYear(BaseModel):
     year: int
     public: bool
+
+
+class FunnelBy(StrEnum):
+    platform = "platform"
+    field = "field"
+    broker = "broker"
+
+
+class FunnelStage(BaseModel):
+    stage: str
+    label: str
+    leads: int = Field(description="Leads that reached this stage")
+    conversion: Decimal | None = Field(description="Share of the previous stage's leads that reached this one")
+    median_days: float | None = Field(description="Median days a lead spent in this stage before moving on")
+
+
+class FunnelRow(BaseModel):
+    key: str | None
+    label: str
+    stages: list[FunnelStage]
+    lost: int
+    won_rate: Decimal | None = Field(description="won / leads worked")
+
+
+class FunnelTable(BaseModel):
+    by: FunnelBy
+    scope: str
+    rows: list[FunnelRow]
+
+
+class LeaderboardRow(BaseModel):
+    broker_id: str
+    name: str
+    deals: int
+    turnover: Money
+    technology_turnover: Money
+    leads: int = Field(description="Leads worked (claimed)")
+    won: int
+    conversion: Decimal | None = Field(description="won / leads worked")
+    median_days_to_close: float | None = Field(description="Median days from claiming a lead to winning it")
+    rating: float | None = Field(description="Average of the parties' ratings (1–5)")
+    ratings: int
+
+
+class Leaderboard(BaseModel):
+    rows: list[LeaderboardRow]

@@ -21,6 +21,7 @@ from schemas.brokers import (
     LeadStageChange,
     RatingAverages,
 )
+from schemas.deals import COUNTED, Deal
 from schemas.enums import LABELS, BrokerStatus, LeadStage, LeadStatus, OrgKind, Role
 from schemas.tables import Lead, Organisation, User
 from services import audit
@@ -121,9 +122,9 @@ async def get_row(session: AsyncSession, principal: Principal, broker_id: uuid.U
 
 
 async def deal_turnover(session: AsyncSession, broker_id: uuid.UUID, since: datetime) -> Decimal:
-    """Hook for the deals aggregate: turnover of the signed deals this broker is attributed, since `since`.
-    Until deals exist it is zero."""
-    return Decimal("0.00")
+    """Turnover (成交额) of the counted deals this broker is attributed, signed since `since`."""
+    return Decimal(await session.scalar(select(func.coalesce(func.sum(Deal.amount), 0)).where(
+        Deal.broker_id == broker_id, Deal.status.in_(COUNTED), Deal.signed_on >= since.date())))
 
 
 async def open_leads(session: AsyncSession, broker_id: uuid.UUID) -> int:

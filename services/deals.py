@@ -24,11 +24,11 @@ from schemas.enums import DealStatus as S
 from schemas.tables import Achievement, Lead, Need, Organisation, User
 from services import audit, outbox
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.introductions import introducing_broker
 from services.principal import Principal
 from services.taxonomy import taxonomy
 
 CHINA = ZoneInfo("Asia/Shanghai")  # contract dates are Chinese calendar days
-COUNTED = (S.signed, S.performing, S.completed)  # the statuses the turnover statistics count
 
 
 def local_date(now: datetime) -> date:
@@ -260,9 +260,9 @@ async def _listing_field(session: AsyncSession, achievement_id, need_id) -> str 
 
 
 async def attributed_broker(session: AsyncSession, lead: Lead) -> uuid.UUID | None:
-    """The broker a deal from this lead is attributed to. For now the broker who claimed the lead; the
-    brokers' introduction ledger (who introduced whom, dated and consented) replaces this at merge."""
-    return lead.claimed_by
+    """The broker a deal from this lead is attributed to: the one of the lead's first introduction in the
+    ledger (dated, consented: what protects a broker from being bypassed), else the broker working it."""
+    return await introducing_broker(session, lead.id) or lead.claimed_by
 
 
 async def create_from_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, body) -> Deal:

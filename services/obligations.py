@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, select, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.deals import Deal, DealObligation, ObligationRead
@@ -221,13 +222,15 @@ async def tick_obligations(ctx, now: datetime) -> dict[str, int]:
                 update(DealObligation).where(DealObligation.status.in_(from_), when,
                                              DealObligation.deal_id.in_(running))
                 .values(status=to, updated_at=now)
-                .returning(DealObligation.id, DealObligation.deal_id, DealObligation.due_on, DealObligation.amount)
+                .returning(DealObligation.id, DealObligation.deal_id, DealObligation.due_on, DealObligation.amount,
+                           select(array([cast(Deal.seller_id, String), cast(Deal.buyer_id, String)]))
+                           .where(Deal.id == DealObligation.deal_id).scalar_subquery())
             )).all()
-            for obligation_id, deal_id, due_on, amount in moved:
+            for obligation_id, deal_id, due_on, amount, parties in moved:
                 audit.record(session, SYSTEM, topic, "deal_obligation", obligation_id,
                              {"status": {"before": None, "after": to.value}})
                 outbox.emit(session, topic, "deal", deal_id, {
                     "obligation_id": str(obligation_id), "due_on": due_on.isoformat(),
-                    "amount": audit.jsonable(amount)})
+                    "amount": audit.jsonable(amount), "organisation_ids": parties})  # for the webhooks
             counts[topic] = len(moved)
     return counts

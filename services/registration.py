@@ -18,13 +18,13 @@ from functools import lru_cache
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.deals import Deal, FormParty, RegistrationForm
+from schemas.deals import COUNTED, Deal, FormParty, RegistrationForm
 from schemas.enums import CONTRACT_TYPE_LABELS, LABELS, ContractType
 from schemas.enums import RegistrationState as S
 from schemas.tables import Achievement, Need, Organisation, User
 from services import audit, outbox
 from services.db import flush_or_conflict
-from services.deals import COUNTED, get_row, is_party_writer, local_date
+from services.deals import get_row, is_party_writer, local_date
 from services.errors import Conflict, Forbidden, Invalid
 from services.principal import Principal
 from services.taxonomy import SEED, taxonomy

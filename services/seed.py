@@ -14,6 +14,7 @@ from schemas.brokers import ActivityCreate, BrokerProfile, ConsentGrant, Introdu
 from schemas.enums import LeadSource, LeadStage, LeadStatus, ListingStatus, ListKind, Role
 from schemas.tables import Achievement, Lead, Need, Organisation, User
 from services import activities, imports, introductions, pipeline, ratings
+from services.demo_deals import load_deals
 from services.identity import hash_password, organisation_name_key
 from services.matching import ENGINE_VERSION
 from services.principal import Principal
@@ -61,6 +62,7 @@ async def load_seed(ctx, demo: bool, progress: Progress = SILENT) -> dict[str, i
             progress.advance(len(rows))
         counts[kind.value] = loaded
     counts["pipeline_leads"] = await load_pipeline(ctx, by_key)
+    counts["deals"] = await load_deals(ctx, by_key)
     return counts
 
 

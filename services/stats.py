@@ -14,12 +14,12 @@ from sqlalchemy import Select, String, and_, case, cast, delete, extract, func, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.deals import Deal, StatsPublicYear
+from schemas.deals import COUNTED, Deal, StatsPublicYear
 from schemas.enums import CONTRACT_TYPE_LABELS, LABELS, RegistrationState, SellerType
 from schemas.stats import Dimension, GrowthRow, GrowthTable, StatRow, StatTable, StatTotals
 from schemas.tables import Organisation, User
 from services import audit
-from services.deals import COUNTED, visible
+from services.deals import visible
 from services.principal import Principal
 from services.taxonomy import taxonomy
 

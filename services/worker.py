@@ -52,14 +52,6 @@ Handler = Callable[..., Awaitable[None]]
 Tick = Callable[..., Awaitable[None]]
 Clock = Callable[[], datetime]
 
-# Handlers of other aggregates' events, by outbox aggregate_type: `async def handle_x(ctx, events)`, each
-# opens its own session and is idempotent. Clock-driven jobs: `async def tick_x(ctx, now)`.
-HANDLERS = {
-    "need": pipeline.handle_lead_routing, "achievement": pipeline.handle_lead_routing,
-    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
-}
-TICKS = [pipeline.tick_lead_routing, webhooks.tick_webhook_deliveries]
-
 
 def backoff(attempts: int, exc: BaseException | None = None) -> timedelta:
     cap = SEARCH_DOWN_BACKOFF if isinstance(exc, SearchUnavailable) else MAX_BACKOFF
@@ -96,7 +88,7 @@ def chain(*handlers: Handler) -> Handler:
 HANDLERS: dict[str, Handler] = {
     **{noun: chain(handle_listings, pipeline.handle_lead_routing) for noun in OUTBOX_KINDS},
     "import_job": handle_import_jobs,
-    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks,
+    "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks, "deal": webhooks.handle_webhooks,
 }
 TICKS: list[Tick] = [tick_need_deadlines, tick_obligations, tick_learn, pipeline.tick_lead_routing,
                      webhooks.tick_webhook_deliveries]

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from market.api.deps import AppSettings, Session
-from market.auth import Authenticated, Operator
-from schemas.stats import Dimension, GrowthTable, PublicYear, StatTable
-from services import exports, stats
+from market.auth import Authenticated, BrokerOrOperator, Operator
+from schemas.stats import Dimension, FunnelBy, FunnelTable, GrowthTable, Leaderboard, PublicYear, StatTable
+from services import exports, funnel, stats
 from services.exports import MEDIA
 from services.principal import ANONYMOUS
 
@@ -66,3 +66,24 @@ async def stats_publish_year(year: Year, principal: Operator, session: Session):
 async def stats_unpublish_year(year: Year, principal: Operator, session: Session):
     """Withdraw one year's platform totals from the public (operators)."""
     await stats.set_public(session, principal, year, False)
+
+
+@router.get("/funnel", response_model=FunnelTable, responses=FILES)
+async def stats_funnel(
+    principal: Authenticated, session: Session,
+    by: Annotated[FunnelBy, Query(description="platform, per field (the need's) or per broker")] = FunnelBy.platform,
+    format: Format = "json",
+):
+    """Leads worked → contacted → introduced → negotiating → won, with the conversion from each stage to the
+    next and the median days spent in each. Operators see every lead, a broker their own, an organisation
+    the leads on its listings."""
+    table = await funnel.funnel(session, principal, by)
+    return table if format == "json" else _file(format, f"funnel-by-{by.value}", *funnel.funnel_rows(table))
+
+
+@router.get("/brokers", response_model=Leaderboard, responses=FILES)
+async def stats_brokers(principal: BrokerOrOperator, session: Session, format: Format = "json"):
+    """The broker leaderboard (brokers and operators): deals, turnover, leads won, conversion, median days
+    from claim to won, and the parties' average rating; by turnover."""
+    board = await funnel.leaderboard(session)
+    return board if format == "json" else _file(format, "brokers", *funnel.leaderboard_rows(board))
