@@ -4,7 +4,8 @@ Loads the set through the API (organisations, bulk import, review), builds the i
 vectors (the encoding rate is printed), then asks `GET /v1/needs/{id}/matches` for every need and
 compares with the graded labels. Then, calling the engine directly, it measures the semantic signal
 alone, sweeps the semantic weight and the vector query's pool size, chooses them by 5-fold
-cross-validation over the needs of both files, and prints the calibration table (score band → share
+cross-validation over the needs of both files (the best symptom-only nDCG@10 among the configurations that
+keep the word-sharing nDCG@10 at or above the term engine's), and prints the calibration table (score band → share
 of matches that are relevant). Run: `make bench-quality` (embedded services, or DATABASE_URL / MEILI_URL).
 """
 
@@ -178,16 +179,17 @@ async def sweep(ctx, sets: dict[str, list[dict]], need_ids: dict, external: dict
     _table(runs)
     folds = [i % FOLDS for i in range(len(judged))]
     chosen_runs: list = [None] * len(judged)
+    baseline = runs[GRID[0]] if GRID[0] == (0.0, 0) else None
     for fold in range(FOLDS):
         train = [i for i, f in enumerate(folds) if f != fold]
-        best = max(runs, key=lambda config: _objective(runs[config], train))
+        best = max(runs, key=lambda config: _objective(runs[config], train, baseline))
         print(f"fold {fold}: chose {best}")
         for i, f in enumerate(folds):
             if f == fold:
                 chosen_runs[i] = runs[best][i]
     print("\ncross-validated (each fold scored with the configuration chosen on the other four):")
     _table({"cv": chosen_runs})
-    final = max(runs, key=lambda config: _objective(runs[config], range(len(judged))))
+    final = max(runs, key=lambda config: _objective(runs[config], range(len(judged)), baseline))
     print(f"\nchosen on all needs: semantic weight {final[0]}, pool {final[1]}")
     calibration(runs[final])
 
@@ -205,10 +207,15 @@ def _metrics(run: list, index=None) -> dict[str, dict[str, float]]:
     return {name: {k: sum(v) / len(v) for k, v in m.items()} for name, m in out.items()}
 
 
-def _objective(run: list, index) -> float:
-    """Both files count equally: the mean of their nDCG@10 on the training needs."""
+def _objective(run: list, index, baseline: list | None = None) -> float:
+    """The symptom-only needs' nDCG@10 on the training needs, provided the word-sharing needs' nDCG@10
+    does not fall below the term engine's (`baseline`, the configuration without vectors)."""
     metrics = _metrics(run, set(index))
-    return sum(m["nDCG@10"] for m in metrics.values()) / len(metrics)
+    if baseline is not None:
+        floor = _metrics(baseline, set(index))[NEED_FILES[0]]["nDCG@10"]
+        if metrics[NEED_FILES[0]]["nDCG@10"] < floor:
+            return -1.0
+    return metrics.get(NEED_FILES[1], metrics[NEED_FILES[0]])["nDCG@10"]
 
 
 def _table(runs: dict) -> None:
