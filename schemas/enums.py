@@ -237,7 +237,7 @@ LABELS: dict[str, str] = {
     "lost": "已流失",
     "too_early": "时机尚早", "benefit_unclear": "效益不明确", "price": "价格不合适",
     "route_to_market_unclear": "产业化路径不明确",
-    "description_unclear": "描述不清楚", "party_unresponsive": "对方无回应",
+    "description_unclear": "描述不清楚", "party_unresponsive": "对方无回应", "other": "其他",
     "junior": "初级", "intermediate": "中级", "senior": "高级", "paused": "暂停接单",
     "note": "备注", "call": "电话", "meeting": "会谈", "site_visit": "实地考察", "introduction": "引荐",
     "platform": "平台确认", "written": "书面同意", "phone": "电话同意", "in_person": "当面同意",
