@@ -42,23 +42,28 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens UTF-8 Chinese correctly
 
 
-def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+Sheet = tuple[str, Sequence[str], Sequence[Sequence[Any]]]  # (title, header, rows)
+
+
+def to_xlsx(*sheets: Sheet) -> bytes:
+    """A workbook of one sheet per (title, header, rows): numbers and dates as such, text as typed text."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])
 
-    def cell(value: Any):
-        if isinstance(value, Decimal | int | float | date) or value is None:
-            return value
-        text = WriteOnlyCell(sheet, value=str(value))
-        text.data_type = "s"  # never a formula, whatever the text starts with
-        return text
+        def cell(value: Any, sheet=sheet):
+            if isinstance(value, Decimal | int | float | date) or value is None:
+                return value
+            text = WriteOnlyCell(sheet, value=str(value))
+            text.data_type = "s"  # never a formula, whatever the text starts with
+            return text
 
-    sheet.append([cell(h) for h in header])
-    for row in rows:
-        sheet.append([cell(v) for v in row])
+        sheet.append([cell(h) for h in header])
+        for row in rows:
+            sheet.append([cell(v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -68,5 +73,5 @@ def render(fmt: str, title: str, header: Sequence[str], rows: Sequence[Sequence[
     if fmt == "csv":
         return to_csv(header, rows)
     if fmt == "xlsx":
-        return to_xlsx(title, header, rows)
+        return to_xlsx((title, header, rows))
     raise Invalid("format is json, csv or xlsx", code="export.invalid_format", field="query.format")

@@ -60,3 +60,8 @@ async def release(engine: AsyncEngine, caller: str, key: str) -> None:
 async def prune(engine: AsyncEngine) -> int:
     async with engine.begin() as conn:
         return (await conn.execute(_PRUNE)).rowcount
+
+
+async def tick_prune(ctx, now) -> None:
+    """The worker's clock forgets answers older than the replay window."""
+    await prune(ctx.engine)

@@ -2,9 +2,7 @@
 diff against the previous version, and downloads as CSV, XLSX and JSON."""
 
 import asyncio
-import csv
 import hashlib
-import io
 import json
 import uuid
 from collections.abc import Callable
@@ -15,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LABELS, ListingStatus, ListKind
 from schemas.tables import Organisation, Publication, PublicationEntry
-from services import audit
+from services import audit, exports
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.listings import SPECS
 from services.principal import ANONYMOUS, Principal
@@ -159,7 +157,6 @@ async def download(session: AsyncSession, publication: Publication, fmt: str) ->
 
 # Cells are text, numbers (TRL, amounts) or empty; user text is always text, never a formula.
 Cell = str | int | Decimal | None
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: what a spreadsheet may evaluate
 NEGOTIABLE = "面议"
 
 
@@ -238,46 +235,13 @@ def rows(kind: ListKind, contents: list[dict]) -> tuple[list[str], list[list[Cel
     return [h for h, _, _ in columns], [[convert(c.get(key)) for _, key, convert in columns] for c in contents]
 
 
-def neutralise(value: Cell) -> str:
-    """A CSV cell a spreadsheet will not evaluate: text that could start a formula gets a leading `'`."""
-    text = "" if value is None else str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_LEADS) else text
-
-
-def _xlsx(kind: ListKind, header: list[str], body: list[list[Cell]], changes: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-
-    def sheet(title: str, lines: list[list[Cell]]) -> None:
-        worksheet = workbook.create_sheet(title)
-        for line in lines:
-            cells = []
-            for value in line:
-                cell = WriteOnlyCell(worksheet, value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # openpyxl would take a leading `=` for a formula
-                cells.append(cell)
-            worksheet.append(cells)
-
-    sheet("成果清单" if kind == ListKind.achievements else "需求清单", [header, *body])
-    sheet("与上一版比较", [DIFF_HEADER, *changes])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def render(kind: ListKind, contents: list[dict], fmt: str, changes: list[list[str]] | None = None) -> bytes:
     if fmt == "json":
         return json.dumps(contents, ensure_ascii=False, indent=1).encode()
     header, body = rows(kind, contents)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        writer.writerows([neutralise(v) for v in line] for line in body)
-        return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens UTF-8 Chinese correctly
+        return exports.to_csv(header, body)
     if fmt == "xlsx":
-        return _xlsx(kind, header, body, changes or [])
+        title = "成果清单" if kind == ListKind.achievements else "需求清单"
+        return exports.to_xlsx((title, header, body), ("与上一版比较", DIFF_HEADER, changes or []))
     raise Invalid("format is csv, xlsx or json", code="publication.invalid_format", field="query.format")

@@ -29,6 +29,7 @@ from schemas.brokers import WEBHOOK_EVENTS, WebhookCreate, WebhookDelivery, Webh
 from schemas.enums import DeliveryStatus
 from services import audit
 from services.errors import Invalid, NotFound
+from services.metrics import WEBHOOK_DELIVERY_FAILURES
 from services.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,9 @@ async def deliver_due(ctx, now: datetime) -> int:
             row.last_status_code, row.last_error = code, error
             if error is None:
                 row.status, row.delivered_at = DeliveryStatus.delivered, now
-            elif now - row.created_at >= timedelta(hours=settings.webhook_retry_hours):
+                continue
+            WEBHOOK_DELIVERY_FAILURES.labels("http_status" if code else "transport").inc()
+            if now - row.created_at >= timedelta(hours=settings.webhook_retry_hours):
                 row.status = DeliveryStatus.failed
             else:
                 row.next_attempt_at = now + backoff(row.attempts)

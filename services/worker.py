@@ -33,12 +33,13 @@ from sqlalchemy.orm import aliased
 
 from schemas.enums import ListKind
 from schemas.tables import OutboxEvent
-from services import pipeline, webhooks
+from services import idempotency, pipeline, webhooks
 from services.db import is_connection_error, plain_url
 from services.imports import handle_import_jobs
 from services.listings import tick_need_deadlines
 from services.matching.outcomes import tick_learn
 from services.matching.refresh import refresh_listing
+from services.metrics import observe_index_lag
 from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
 from services.search.sync import OUTBOX_KINDS, index_listings
@@ -68,6 +69,10 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
         target[OUTBOX_KINDS[event.aggregate_type]].add(uuid.UUID(event.aggregate_id))
     for kind, ids in changed.items():
         await index_listings(ctx, kind, ids)
+    indexed_at = datetime.now(UTC)
+    for event in events:  # publish → searchable, for /metrics
+        if not event.topic.endswith(".refresh_requested"):
+            observe_index_lag(event.aggregate_type, (indexed_at - event.created_at).total_seconds())
     for kind in ListKind:
         for listing_id in sorted(changed[kind]):
             await refresh_listing(ctx, kind, listing_id, fan_out=True)
@@ -91,7 +96,7 @@ HANDLERS: dict[str, Handler] = {
     "lead": webhooks.handle_webhooks, "introduction": webhooks.handle_webhooks, "deal": webhooks.handle_webhooks,
 }
 TICKS: list[Tick] = [tick_need_deadlines, tick_obligations, tick_learn, pipeline.tick_lead_routing,
-                     webhooks.tick_webhook_deliveries]
+                     webhooks.tick_webhook_deliveries, idempotency.tick_prune]
 
 
 def _at(clock: Clock | None):

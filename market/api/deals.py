@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from market.api.deps import Pagination, Session
+from market.api.deps import Pagination, Session, file_content
 from market.auth import Authenticated, Operator
 from schemas.common import Page
 from schemas.deals import (
@@ -193,7 +193,7 @@ async def registrations_refuse(deal_id: uuid.UUID, body: RegistrationRefuse, pri
 
 
 @registration_router.get("/registration-form", response_model=RegistrationForm,
-                         responses={200: {"content": {MEDIA["xlsx"]: {}},
+                         responses={200: {"content": file_content("xlsx"),
                                           "description": "The form's data, as JSON or as an XLSX"}})
 async def registrations_form(
     deal_id: uuid.UUID, principal: Authenticated, session: Session,
@@ -204,6 +204,6 @@ async def registrations_form(
     result = await registration.form(session, principal, deal_id)
     if format == "json":
         return result
-    body = exports.to_xlsx("技术合同登记表", ["项目", "内容"], registration.form_rows(result))
+    body = exports.to_xlsx(("技术合同登记表", ["项目", "内容"], registration.form_rows(result)))
     return Response(body, media_type=MEDIA["xlsx"],
                     headers={"Content-Disposition": f'attachment; filename="registration-{deal_id}.xlsx"'})

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.settings import Settings
 from services.errors import Invalid
+from services.exports import MEDIA
 from services.search.indexes import SearchIndexes
 
 
@@ -84,3 +85,11 @@ Pagination = Annotated[PageParams, Depends()]
 def amount_query(description: str = "Amount in CNY") -> Any:
     """A money amount in a query: two decimals, at most what a NUMERIC(14, 2) column holds."""
     return Query(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2, description=description)
+
+
+FILE_SCHEMAS = {"csv": {"type": "string"}, "xlsx": {"type": "string", "format": "binary"}}
+
+
+def file_content(*formats: str) -> dict:
+    """The OpenAPI content of a download in these formats (a generated client reads a string or a blob)."""
+    return {MEDIA[f].split(";")[0]: {"schema": FILE_SCHEMAS[f]} for f in formats}

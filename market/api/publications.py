@@ -5,15 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from market.api.deps import Session
+from market.api.deps import Session, file_content
 from market.auth import Operator
 from schemas.enums import DownloadFormat, ListKind
 from schemas.publications import PublicationCreate, PublicationDetail, PublicationRead
 from services import publications
+from services.exports import MEDIA
 
 router = APIRouter(prefix="/v1/publications", tags=["publications"])
-MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json",
-         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 @router.post("", response_model=PublicationDetail, status_code=status.HTTP_201_CREATED)
@@ -45,13 +44,12 @@ async def publications_get(publication_id: uuid.UUID, session: Session):
 
 
 # The JSON download is the frozen listings as they were published (the public read shape).
-FILE_SCHEMAS = {"csv": {"type": "string"}, "xlsx": {"type": "string", "format": "binary"},
-                "json": {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/AchievementRead"},
-                                                              {"$ref": "#/components/schemas/NeedRead"}]}}}
+JSON_SCHEMA = {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/AchievementRead"},
+                                                    {"$ref": "#/components/schemas/NeedRead"}]}}
 
 
 @router.get("/{publication_id}/download", response_class=Response,
-            responses={200: {"content": {MEDIA[f].split(";")[0]: {"schema": FILE_SCHEMAS[f]} for f in MEDIA},
+            responses={200: {"content": {**file_content("csv", "xlsx"), MEDIA["json"]: {"schema": JSON_SCHEMA}},
                              "description": "The frozen list as a file"}})
 async def publications_download(
     publication_id: uuid.UUID, session: Session,

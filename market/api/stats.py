@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from market.api.deps import AppSettings, Session
+from market.api.deps import AppSettings, Session, file_content
 from market.auth import Authenticated, BrokerOrOperator, Operator
 from schemas.stats import Dimension, FunnelBy, FunnelTable, GrowthTable, Leaderboard, PublicYear, StatTable
 from services import exports, funnel, stats
@@ -15,7 +15,7 @@ from services.principal import ANONYMOUS
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a file: csv (UTF-8 with BOM) or xlsx")]
 Year = Annotated[int, Path(ge=1985, le=2100)]
-FILES = {200: {"content": {MEDIA["csv"]: {}, MEDIA["xlsx"]: {}},
+FILES = {200: {"content": file_content("csv", "xlsx"),
                "description": "The statistic, as JSON or as a CSV / XLSX file with Chinese headers"}}
 
 
