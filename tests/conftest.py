@@ -22,6 +22,20 @@ TEST_DATA = PROJECT_ROOT / ".data" / "test"
 RUNNING: dict[str, EmbeddedMeili] = {}  # the Meilisearch this run started, for the outage test
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    """The same argon2 code path, with the cheapest parameters: the suite creates a few thousand users and
+    logs each in, and the production cost (~0.3 s a hash on these cores) would be most of its time.
+    Hashes carry their parameters, so verifying is unaffected."""
+    from argon2 import PasswordHasher
+
+    from services import identity
+
+    production, identity._hasher = identity._hasher, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    identity._hasher = production
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     database_url = os.environ.get("DATABASE_URL")
