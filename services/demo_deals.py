@@ -39,7 +39,7 @@ async def _brokers(session, params, orgs: dict[str, Organisation]) -> list[uuid.
         user = await session.scalar(select(User).where(User.email == entry["email"]))
         if user is None:
             user = User(organisation_id=orgs[entry["org"]].id, email=entry["email"], display_name=entry["name"],
-                        password_hash=hash_password(DEMO_BROKER_PASSWORD), roles=[Role.broker.value])
+                        password_hash=await hash_password(DEMO_BROKER_PASSWORD), roles=[Role.broker.value])
             session.add(user)
             await session.flush()
         ids.append(user.id)
