@@ -7,7 +7,7 @@ record per contract, and the statistics read it in the same row as the amounts.
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Column, Date, DateTime, Index, Integer, Numeric, String, func, text
@@ -22,6 +22,7 @@ from schemas.enums import (
     DealStatus,
     ObligationKind,
     ObligationStatus,
+    Period,
     RegistrationState,
     SellerType,
 )
@@ -277,13 +278,13 @@ class Royalty(BaseModel):
     model_config = _FORBID
     rate: Rate
     base: str = Field(min_length=2, max_length=200, examples=["许可产品年度净销售额"])
-    period: Literal["month", "quarter", "year"] = "year"
+    period: Period = Period.year
     periods: int = Field(1, ge=1, le=40, description="How many reporting periods, from `due_on`'s period on")
 
 
 class Recurrence(BaseModel):
     model_config = _FORBID
-    every: Literal["month", "quarter", "year"]
+    every: Period
     count: int = Field(ge=2, le=120)
 
 

@@ -71,11 +71,51 @@ class ListKind(StrEnum):
 
 
 class DownloadFormat(StrEnum):
-    """File format of a publication download."""
+    """File format of a publication download or a statistic."""
 
     csv = "csv"
     xlsx = "xlsx"
     json = "json"
+
+
+class FormFormat(StrEnum):
+    """The registration form as data or as the spreadsheet an operator hands in."""
+
+    json = "json"
+    xlsx = "xlsx"
+
+
+class Period(StrEnum):
+    """A reporting or payment period."""
+
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class ReviewAction(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+class RevisionStatus(StrEnum):
+    submitted = "submitted"
+    rejected = "rejected"
+
+
+class RowAction(StrEnum):
+    """What an import did with a row."""
+
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+class LeadView(StrEnum):
+    """Whose own top K a list of leads shows, in that side's rank order."""
+
+    need = "need"
+    achievement = "achievement"
 
 
 class ImportFormat(StrEnum):
@@ -243,6 +283,11 @@ LABELS: dict[str, str] = {
     "platform": "平台确认", "written": "书面同意", "phone": "电话同意", "in_person": "当面同意",
     "consent": "同意披露", "correction": "更正",
     "pending": "待处理", "delivered": "已投递", "failed": "投递失败",
+    "year": "年度", "quarter": "季度", "month": "月度", "field": "技术领域", "contract_type": "合同类型",
+    "seller_type": "卖方类型", "seller": "卖方机构", "buyer_region": "买方地区",
+    "need": "需求方的排名", "achievement": "成果方的排名",
+    "approve": "通过", "reject": "驳回", "created": "新建", "updated": "更新", "unchanged": "未变",
+    "accepted": "全部导入", "partial": "部分导入", "queued": "排队中", "running": "进行中", "done": "已完成",
 }
 # Codes whose label differs by context: a contract type reads 技术许可 where a transfer mode reads 许可.
 CONTRACT_TYPE_LABELS: dict[str, str] = {**{t: LABELS[t] for t in (

@@ -3,13 +3,14 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, DateTime, LargeBinary
 from sqlmodel import Field as ColumnField
 from sqlmodel import SQLModel
 
+from schemas.enums import RowAction
 from schemas.tables import _json, _now_column
 
 
@@ -24,7 +25,7 @@ class ImportedRow(BaseModel):
     row: int
     external_id: str
     id: uuid.UUID = Field(description="The listing's id")
-    action: Literal["created", "updated", "unchanged"] = Field(
+    action: RowAction = Field(
         description="`updated` on a published listing may mean its substantive edit waits as a revision")
 
 

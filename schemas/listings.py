@@ -2,13 +2,13 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from schemas.common import JsonValue, Money, Patch
 from schemas.enums import IPType as _IPType
-from schemas.enums import ListingStatus, enum_input
+from schemas.enums import ListingStatus, ReviewAction, RevisionStatus, enum_input
 from schemas.enums import Stage as _Stage
 from schemas.enums import TransferMode as _TransferMode
 from schemas.identity import Contact
@@ -173,7 +173,7 @@ class ListingRevision(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "status": "submitted", "submitted_at": "2026-12-01T08:00:00+00:00", "rejection_reason": None,
         "values": {"title": "基于视觉识别的嫩芽定位与柔性采摘末端执行器（第二代）"}}]})
-    status: Literal["submitted", "rejected"]
+    status: RevisionStatus
     submitted_at: datetime
     rejection_reason: str | None = None
     values: dict[str, JsonValue] = Field(description="The proposed values of the changed fields, named as in the audit "
@@ -292,7 +292,7 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "ids": ["0b6f0c6e-8f4e-4c1e-9d43-0c4b8e2f5a11"], "action": "approve"}]})
     ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
-    action: Literal["approve", "reject"]
+    action: ReviewAction
     reason: str | None = Field(None, min_length=2, max_length=2000, description="Required to reject")
 
     @model_validator(mode="after")

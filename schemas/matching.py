@@ -33,8 +33,22 @@ class ScoreComponent(BaseModel):
     detail: str
 
 
+class TermsReason(BaseModel):
+    terms: list[str]
+    highlight: str | None = Field(None, description="The text the terms were found in, each in `<em>`")
+    detail: str | None = None
+
+
+class DismissedReason(BaseModel):
+    factor: float = Field(description="What the score was multiplied by")
+    reason: str = Field(description="Why the party said the pair is not relevant")
+    detail: str
+
+
 class MatchReasons(BaseModel):
-    """Why a pair matched: the matched terms (with highlights) and each component's contribution."""
+    """Why a pair matched: the matched terms (with highlights) and each component's contribution; where
+    they apply, the achievement's problem side that matched, what won leads taught the engine, a party's
+    dismissal, and who added a lead by hand."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [REASONS_EXAMPLE]})
     engine_version: str
@@ -42,6 +56,11 @@ class MatchReasons(BaseModel):
     matched_terms: list[MatchedTerm]
     components: list[ScoreComponent]
     highlight: str | None = Field(None, description="The counterpart's title with every matched term in `<em>`")
+    problem_side: TermsReason | None = Field(
+        None, description="Terms found in the achievement's application scenarios / problems solved")
+    learned: TermsReason | None = Field(None, description="Associations learned from won leads")
+    dismissed: DismissedReason | None = None
+    added_by: str | None = Field(None, description="The user who added the lead by hand")
 
 
 class MatchRead(BaseModel):

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -25,7 +25,7 @@ from schemas.deals import (
     RegistrationRefuse,
     RegistrationSubmit,
 )
-from schemas.enums import DealStatus
+from schemas.enums import DealStatus, FormFormat
 from services import deals, exports, obligations, registration
 from services.exports import MEDIA
 from services.pagination import decode_cursor, page
@@ -197,7 +197,7 @@ async def registrations_refuse(deal_id: uuid.UUID, body: RegistrationRefuse, pri
                                           "description": "The form's data, as JSON or as an XLSX"}})
 async def registrations_form(
     deal_id: uuid.UUID, principal: Authenticated, session: Session,
-    format: Annotated[Literal["json", "xlsx"], Query(description="json, or xlsx to hand in")] = "json",
+    format: Annotated[FormFormat, Query(description="json, or xlsx to hand in")] = FormFormat.json,
 ):
     """The data the 技术合同登记表 asks for, pre-filled from the deal, the parties (with the form's 4-digit
     area codes derived from their regions) and the listings, with `missing` naming what is still unknown."""

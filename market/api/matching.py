@@ -1,14 +1,14 @@
 """Live matches of one listing, and the persisted leads."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
 from market.api.deps import Pagination, Search, Session
 from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator, Operator
 from schemas.common import Page
-from schemas.enums import LeadSource, LeadStatus, ListKind
+from schemas.enums import LeadSource, LeadStatus, LeadView, ListKind
 from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
 from schemas.outcomes import LeadDismiss, MatchingQuality
 from services import leads, pipeline
@@ -66,7 +66,7 @@ async def leads_list(
     status_: Annotated[LeadStatus | None, Query(alias="status")] = LeadStatus.active,
     source: LeadSource | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    view: Annotated[Literal["need", "achievement"] | None, Query(
+    view: Annotated[LeadView | None, Query(
         description="`need`: the need's own top K (its live matches, persisted) in `need_rank` order; "
                     "`achievement`: the achievement's own top K in `achievement_rank` order")] = None,
 ):
@@ -76,7 +76,7 @@ async def leads_list(
     the achievement ranked the need in its own top K (and manual leads). With `view=need` (and
     `need_id`) the answer is the need's own top K in rank order, as `GET /v1/needs/{id}/matches`
     ranks them; `view=achievement` (and `achievement_id`) likewise for an achievement."""
-    side = {"need": ListKind.needs, "achievement": ListKind.achievements}.get(view or "")
+    side = {LeadView.need: ListKind.needs, LeadView.achievement: ListKind.achievements}.get(view)
     key = (lambda r: [r[0].need_rank, str(r[0].id)]) if side == ListKind.needs else (
         (lambda r: [r[0].achievement_rank, str(r[0].id)]) if side else (lambda r: [r[0].score, str(r[0].id)]))
     rows = await leads.list_leads(session, principal, need_id=need_id, achievement_id=achievement_id,

@@ -1,19 +1,20 @@
 """Statistics: technology-contract turnover (成交额 / 技术交易额), growth against the target, public totals."""
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from market.api.deps import AppSettings, Session, file_content
 from market.auth import Authenticated, BrokerOrOperator, Operator
+from schemas.enums import DownloadFormat
 from schemas.stats import Dimension, FunnelBy, FunnelTable, GrowthTable, Leaderboard, PublicYear, StatTable
 from services import exports, funnel, stats
 from services.exports import MEDIA
 from services.principal import ANONYMOUS
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
-Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a file: csv (UTF-8 with BOM) or xlsx")]
+Format = Annotated[DownloadFormat, Query(description="json, or a file: csv (UTF-8 with BOM) or xlsx")]
 Year = Annotated[int, Path(ge=1985, le=2100)]
 FILES = {200: {"content": file_content("csv", "xlsx"),
                "description": "The statistic, as JSON or as a CSV / XLSX file with Chinese headers"}}
@@ -31,7 +32,7 @@ async def stats_turnover(
                                                "type, seller type, seller, buyer region or broker")] = Dimension.year,
     since: Annotated[date | None, Query(description="Signed on or after")] = None,
     until: Annotated[date | None, Query(description="Signed on or before")] = None,
-    format: Format = "json",
+    format: Format = DownloadFormat.json,
 ):
     """成交额, 技术交易额 and the number of signed contracts, grouped by one dimension, with the total.
     Operators see the platform; a broker the deals attributed to them; an organisation its own deals."""
@@ -40,7 +41,8 @@ async def stats_turnover(
 
 
 @router.get("/growth", response_model=GrowthTable, responses=FILES)
-async def stats_growth(principal: Authenticated, session: Session, settings: AppSettings, format: Format = "json"):
+async def stats_growth(principal: Authenticated, session: Session, settings: AppSettings,
+                       format: Format = DownloadFormat.json):
     """Per year: turnover, its growth on the year before against the target (setting
     `TURNOVER_GROWTH_TARGET`, +10 %), and the share from universities and institutes."""
     table = await stats.growth(session, principal, settings.turnover_growth_target)
@@ -48,7 +50,7 @@ async def stats_growth(principal: Authenticated, session: Session, settings: App
 
 
 @router.get("/public", response_model=GrowthTable, responses=FILES)
-async def stats_public(session: Session, settings: AppSettings, format: Format = "json"):
+async def stats_public(session: Session, settings: AppSettings, format: Format = DownloadFormat.json):
     """The platform's yearly totals, for the years an operator has made public (no sign-in needed)."""
     table = await stats.growth(session, ANONYMOUS, settings.turnover_growth_target,
                                years=await stats.public_years(session))
@@ -72,7 +74,7 @@ async def stats_unpublish_year(year: Year, principal: Operator, session: Session
 async def stats_funnel(
     principal: Authenticated, session: Session,
     by: Annotated[FunnelBy, Query(description="platform, per field (the need's) or per broker")] = FunnelBy.platform,
-    format: Format = "json",
+    format: Format = DownloadFormat.json,
 ):
     """Leads worked → contacted → introduced → negotiating → won, with the conversion from each stage to the
     next and the median days spent in each. Operators see every lead, a broker their own, an organisation
@@ -82,7 +84,7 @@ async def stats_funnel(
 
 
 @router.get("/brokers", response_model=Leaderboard, responses=FILES)
-async def stats_brokers(principal: BrokerOrOperator, session: Session, format: Format = "json"):
+async def stats_brokers(principal: BrokerOrOperator, session: Session, format: Format = DownloadFormat.json):
     """The broker leaderboard (brokers and operators): deals, turnover, leads won, conversion, median days
     from claim to won, and the parties' average rating; by turnover."""
     board = await funnel.leaderboard(session)

@@ -24,7 +24,7 @@ async def test_an_org_admin_reads_only_their_organisations_entries(client, marke
     assert (await client.get("/v1/audit")).status_code == 401
 
 
-async def test_reading_a_confidential_firm_through_a_claimed_lead_is_audited(client, market, search):
+async def test_reading_a_confidential_firm_through_a_consented_lead_is_audited(client, market, search):
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise", name="保密的茶叶公司")
     broker = await market.broker()
@@ -36,14 +36,19 @@ async def test_reading_a_confidential_firm_through_a_claimed_lead_is_audited(cli
     assert not [e for e in await _actions(client, firm) if e["action"] == "need.identity_revealed"]
 
     claimed = await client.post(f"/v1/leads/{lead['id']}/claim", headers=broker.headers)
-    assert claimed.json()["need"]["organisation_name"] == "保密的茶叶公司"
+    assert claimed.json()["need"]["organisation_name"] == "某企业"  # a claim reveals nothing without consent
+    assert (await client.post(f"/v1/leads/{lead['id']}/consent-request", headers=broker.headers)).status_code == 201
+    granted = await client.post(f"/v1/leads/{lead['id']}/consent", headers=firm.headers, json={"method": "platform"})
+    assert granted.status_code in (200, 201), granted.text
     assert (await client.get(f"/v1/needs/{need['id']}", headers=broker.headers)).json()["organisation_name"] \
         == "保密的茶叶公司"
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=broker.headers)).json()["need"][
+        "organisation_name"] == "保密的茶叶公司"
     await client.get(f"/v1/leads/{lead['id']}", headers=broker.headers)
 
     reveals = [e for e in await _actions(client, firm, object_type="need", object_id=need["id"])
                if e["action"] == "need.identity_revealed"]
-    assert len(reveals) == 3  # the claim's answer, the need, the lead
+    assert len(reveals) == 3  # the need, and the lead twice
     assert {e["actor_id"] for e in reveals} == {broker.user_id}
     assert {e["changes"]["lead_id"] for e in reveals} == {lead["id"]}
     assert all(e["at"] for e in reveals)
