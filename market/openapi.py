@@ -60,18 +60,31 @@ def problem_statuses(route: APIRoute) -> list[int]:
         statuses |= {401, 403}
     if current_principal in calls:
         statuses |= {401, 429}  # a bad token or key is a 401 even where anonymous callers are welcome
-    if any(p.name.endswith("_id") for p in route.dependant.path_params):
+    if any(p.name.endswith("_id") for p in route.dependant.path_params) or _references(route.dependant):
         statuses.add(404)
     if route.methods & WRITE_METHODS and not NO_CONFLICT_TAGS & set(route.tags):
         statuses.add(409)
     if "PATCH" in route.methods:
         statuses.add(412)
+    if route.dependant.body_params:
+        statuses.add(400)  # a body that is not even JSON (or not UTF-8)
     if (route.dependant.path_params or route.dependant.query_params or route.dependant.header_params
             or route.dependant.body_params or any(_has_input(sub) for sub in route.dependant.dependencies)):
         statuses.add(422)
     if _search in calls:
         statuses.add(503)
     return sorted(statuses)
+
+
+def _references(dependant: Dependant) -> bool:
+    """Whether the input names another resource by id (a body field or a query parameter `…_id`), which
+    may not exist: a 404 naming that field."""
+    names = [p.name for p in dependant.query_params]
+    for param in dependant.body_params:
+        fields = getattr(param.field_info.annotation, "model_fields", None) or {}
+        names += list(fields)
+    return any(name.endswith(("_id", "_ids")) and name != "external_id" for name in names) or any(
+        _references(sub) for sub in dependant.dependencies)
 
 
 def _has_input(dependant: Dependant) -> bool:

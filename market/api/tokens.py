@@ -30,7 +30,7 @@ async def auth_refresh(body: RefreshRequest, session: Session, settings: AppSett
     return TokenPair(**await identity.refresh(session, settings, body.refresh_token))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
 async def auth_logout(body: RefreshRequest, session: Session, settings: AppSettings) -> None:
     """Revoke a refresh token."""
     await identity.logout(session, settings, body.refresh_token)
