@@ -21,12 +21,12 @@ from collections import defaultdict
 import httpx
 from sqlalchemy import select
 
-from bench.match_speed import load
+from bench.city import dataset
+from bench.freshness import leads_computed, searchable
 from bench.stack import bench_stack, operator_headers
 from market.runtime.meili import free_port
 from schemas.tables import Achievement, Need
 from schemas.validators import credit_code_check_digit
-from services.search.sync import rebuild
 
 QUERIES = ["氢能", "电池", "机器人", "传感器", "嫩芽识别", "故障诊断", "新材料", "智能制造", "储能", "轨道交通"]
 MIX = [("search", 40), ("read", 30), ("match", 20), ("create", 10)]
@@ -57,10 +57,44 @@ async def start(args, settings, command: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "DATABASE_URL": settings.database_url, "MEILI_URL": settings.meili_url,
            "MEILI_MASTER_KEY": settings.meili_master_key, "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
            "ENVIRONMENT": "test", "RATE_LIMIT_PER_MINUTE": "10000000", "LOG_LEVEL": "WARNING",
-           "HOST": "127.0.0.1", "PORT": str(args.port)}
+           "HOST": "127.0.0.1", "PORT": str(args.port), "WEB_CONCURRENCY": str(args.web_concurrency)}
     log = open(f"{args.log_dir}/load-{command}.log", "ab")  # noqa: SIM115, ASYNC230 - owned by the child
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "market.cli", command, env=env,
                                                 stdout=log, stderr=log)
+
+
+async def publish(http: httpx.AsyncClient, owner: dict, operator: dict, title: str, keyword: str) -> httpx.Response:
+    """An achievement created by its university and approved by an operator (the answer of the approval)."""
+    response = await http.post("/v1/achievements", headers=owner, params={"submit": "true"}, json={
+        "title": title, "summary": "压测成果。", "description": "压测生成的成果描述。", "keywords": [keyword],
+        "field": "electronic_information.sensors", "trl": 5, "stage": "pilot", "transfer_modes": ["licence"],
+        "price": {"negotiable": True}, "region": "cd.wuhou"})
+    if response.status_code != 201:
+        return response
+    return await http.post(f"/v1/achievements/{response.json()['id']}/approve", headers=operator)
+
+
+async def freshness(http: httpx.AsyncClient, ctx, owner: dict, operator: dict, until: float) -> dict[str, list]:
+    """Under the load: one achievement published at a time, then polled (every 50 ms, the resolution) until
+    the search API finds it and until the worker has computed its leads."""
+    samples: dict[str, list[float]] = {"searchable": [], "leads": []}
+    n = 0
+    while time.perf_counter() < until:
+        marker = f"鲜度样品{n:04d}"
+        n += 1
+        response = await publish(http, owner, operator, f"{marker}传感器关键技术", marker)
+        if response.status_code != 200:
+            continue
+        published, listing_id, seen = time.perf_counter(), response.json()["id"], {}
+        while len(seen) < 2 and time.perf_counter() - published < 120:
+            if "searchable" not in seen and await searchable(http, marker, listing_id):
+                seen["searchable"] = time.perf_counter() - published
+            if "leads" not in seen and await leads_computed(ctx, listing_id):
+                seen["leads"] = time.perf_counter() - published
+            await asyncio.sleep(0.05)
+        for name, seconds in seen.items():
+            samples[name].append(seconds * 1000)
+    return samples
 
 
 async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
@@ -82,13 +116,8 @@ async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float,
                 response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}/matches")
             else:
                 owner = rng.choice(universities)
-                response = await http.post("/v1/achievements", headers=owner, params={"submit": "true"}, json={
-                    "title": f"{rng.choice(QUERIES)}关键技术{rng.randrange(10**9)}", "summary": "压测成果。",
-                    "description": "压测生成的成果描述。", "keywords": [rng.choice(QUERIES)],
-                    "field": "electronic_information.sensors", "trl": 5, "stage": "pilot",
-                    "transfer_modes": ["licence"], "price": {"negotiable": True}, "region": "cd.wuhou"})
-                if response.status_code == 201:
-                    response = await http.post(f"/v1/achievements/{response.json()['id']}/approve", headers=operator)
+                response = await publish(http, owner, operator, f"{rng.choice(QUERIES)}关键技术{rng.randrange(10**9)}",
+                                         rng.choice(QUERIES))
         except httpx.HTTPError as exc:
             errors[kind][type(exc).__name__] += 1
             continue
@@ -125,14 +154,10 @@ async def health_during_import(http: httpx.AsyncClient, owner: dict, rows: int) 
 
 
 async def main(args) -> None:
-    async with bench_stack() as (client, ctx):
-        started = time.perf_counter()
-        await load(ctx, args.achievements, args.needs)
-        await rebuild(ctx)
-        print(f"data: {args.achievements} achievements, {args.needs} needs, loaded and indexed in "
-              f"{time.perf_counter() - started:.0f} s")
+    async with bench_stack(dataset(args.achievements, args.needs)) as (client, ctx):
+        print(f"data: {args.achievements} achievements, {args.needs} needs")
         operator = await operator_headers(client, ctx)
-        universities = await organisations(client, operator, "university", 10)
+        universities = await organisations(client, operator, "university", 11)  # the last one: freshness
         ids = {}
         async with ctx.sessions() as session:
             for name, table in (("achievements", Achievement), ("needs", Need)):
@@ -157,8 +182,10 @@ async def main(args) -> None:
                 timings: dict[str, list[float]] = defaultdict(list)
                 errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
                 until = time.perf_counter() + args.seconds
-                await asyncio.gather(*(client_loop(http, random.Random(n), until, ids, universities, operator,
-                                                   timings, errors) for n in range(args.clients)))
+                fresh, *_ = await asyncio.gather(
+                    freshness(http, ctx, universities[-1], operator, until),
+                    *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors)
+                      for n in range(args.clients)))
                 total = sum(len(t) for t in timings.values())
                 print(f"{args.clients} clients x {args.seconds} s: {total} requests ({total / args.seconds:.0f}/s)")
                 print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} errors")
@@ -166,6 +193,10 @@ async def main(args) -> None:
                     samples = timings[kind]
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
+                for name, samples in (("publish → searchable", fresh["searchable"]),
+                                      ("publish → leads computed", fresh["leads"])):
+                    print(f"{name} under this load: p50 {percentile(samples, 0.5):.0f} ms, "
+                          f"p95 {percentile(samples, 0.95):.0f} ms ({len(samples)} publishes)")
                 samples, elapsed = await health_during_import(http, universities[0], args.import_rows)
                 print(f"/health during a {args.import_rows}-row import ({elapsed:.1f} s): "
                       f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
@@ -184,5 +215,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=60, choices=range(1, 301), metavar="1..300")
     parser.add_argument("--import-rows", type=int, default=2000)
     parser.add_argument("--port", type=int, default=free_port())
+    parser.add_argument("--web-concurrency", type=int, default=2, help="API processes (WEB_CONCURRENCY)")
     parser.add_argument("--log-dir", default="/tmp", help="where the server's and the worker's logs go")
     asyncio.run(main(parser.parse_args()))

@@ -14,9 +14,9 @@ import random
 import statistics
 import time
 
-from bench.match_speed import load, vocabulary
+from bench.city import dataset
+from bench.match_speed import vocabulary
 from bench.stack import bench_stack
-from services.search.sync import rebuild
 
 
 def percentiles(timings: list[float]) -> tuple[float, float]:
@@ -72,9 +72,7 @@ def report(timings: dict[str, list[float]]) -> str:
 
 
 async def main(args) -> None:
-    async with bench_stack() as (client, ctx):
-        await load(ctx, args.achievements, args.needs)
-        await rebuild(ctx)
+    async with bench_stack(dataset(args.achievements, args.needs)) as (client, ctx):
         qs = queries(args.queries)
         await compare(client, ctx, qs[:10], 1)  # warm-up
         print(f"{args.achievements} achievements, {len(qs)} queries × {args.rounds} rounds")

@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
-from market import docs, errors, openapi
+from market import docs, errors, logs, openapi
 from market.api import ROUTERS
 from market.api.deps import reject_unknown_parameters
 from market.cors import cors_options
@@ -87,6 +87,14 @@ async def _load_text(app: FastAPI) -> None:
 def operation_id(route: APIRoute) -> str:
     """operationIds are the route function's name, `resource_action`, so generated clients don't churn."""
     return route.name
+
+
+def from_environment() -> FastAPI:
+    """The app of one of several `market serve` processes (WEB_CONCURRENCY > 1): settings from the
+    environment the CLI prepared (embedded services' URLs, the generated secret)."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)  # a spawned process starts unconfigured
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:

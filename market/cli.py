@@ -56,8 +56,12 @@ def serve(settings: Settings) -> None:
     if not port_is_free(settings.port) and settings.host in ("127.0.0.1", "0.0.0.0", "localhost"):
         raise StartupError(f"port {settings.port} is taken: stop what uses it or set PORT")
     trusted = settings.forwarded_allow_ips.strip()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    options = {"host": settings.host, "port": settings.port, "log_config": None, "proxy_headers": bool(trusted),
+               "forwarded_allow_ips": trusted or None}
+    if settings.web_concurrency > 1:  # each process builds its app from the same environment
+        uvicorn.run("market.app:from_environment", factory=True, workers=settings.web_concurrency, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
 
 
 def cmd_serve(args) -> None:

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     worker_tick_seconds: float = 30.0  # clock-driven jobs (deadlines, obligations) run at most this often
     outbox_lag_degraded_seconds: int = 300  # /ready says `degraded` when an event has waited longer
 
+    # API processes of one `market serve` (uvicorn workers): one event loop per core keeps Python's
+    # share of a request off the others' queue. Each has its own pool and rate-limit counters.
+    web_concurrency: int = Field(1, ge=1, le=64)
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
 

@@ -18,6 +18,9 @@ FACETS = {
     ListKind.needs: ["field_top", "field", "region", "trl", "modes", "challenge"],
 }
 HIGHLIGHTED = ["title_n", "summary_n", "keywords_n"]
+# What a hit shows, and the normalised text its highlights are read from: the long texts (description_n,
+# field paths, vectors) stay in the index, so Meilisearch writes and we parse a fraction of each document.
+RETRIEVED = sorted({*SearchHit.model_fields, "deadline_date", *HIGHLIGHTED} - {"highlight", "score", "deadline"})
 SORTS = {"updated_at", "published_at", "price_min", "trl", "budget_max", "deadline"}
 
 
@@ -80,6 +83,7 @@ async def search(indexes: SearchIndexes, kind: ListKind, params: SearchParams) -
     variants = default_thesaurus().query_variants(params.q) if params.q.strip() else [""]
     body = {
         "filter": build_filter(kind, params),
+        "attributesToRetrieve": RETRIEVED,
         "attributesToHighlight": HIGHLIGHTED,
         "highlightPreTag": EM,
         "highlightPostTag": END,
