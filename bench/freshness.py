@@ -5,7 +5,7 @@ achievement through the API, then polls the search API for it (searchable) and t
 processed `achievement.published` event (leads recomputed in the same handler). Idle machine: no other
 load. Prints p50/p95 of both.
 
-Run: `python -m bench.freshness` (1,000 needs as counterparts, 40 publishes).
+Run: `python -m bench.freshness` (on the 100,000 achievements / 20,000 needs of `bench.city`, 40 publishes).
 """
 
 import argparse
@@ -16,10 +16,9 @@ import time
 
 from sqlalchemy import text
 
-from bench.match_speed import load
+from bench.city import dataset
 from bench.search_overhead import percentiles
 from bench.stack import bench_stack, operator_headers
-from services.search.sync import rebuild
 from services.worker import run_worker
 
 PROCESSED = text("SELECT bool_and(processed_at IS NOT NULL) FROM outboxevent "
@@ -56,9 +55,7 @@ async def leads_computed(ctx, listing_id: str) -> bool:
 
 
 async def main(args) -> None:
-    async with bench_stack() as (client, ctx):
-        await load(ctx, 0, args.needs)
-        await rebuild(ctx)
+    async with bench_stack(dataset(args.achievements, args.needs)) as (client, ctx):
         worker = asyncio.create_task(run_worker(ctx.settings))
         operator = await operator_headers(client, ctx)
         owner = await university(client, operator)
@@ -84,11 +81,12 @@ async def main(args) -> None:
         for name, timings in (("publish → searchable", search_ms), ("publish → leads computed", leads_ms)):
             p50, p95 = percentiles(timings)
             print(f"{name}: p50 {p50:.0f} ms, p95 {p95:.0f} ms (mean {statistics.mean(timings):.0f}, "
-                  f"{len(timings)} publishes, {args.needs} needs)")
+                  f"{len(timings)} publishes, {args.achievements} achievements, {args.needs} needs)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--needs", type=int, default=1_000)
+    parser.add_argument("--achievements", type=int, default=100_000)
+    parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=40)
     asyncio.run(main(parser.parse_args()))

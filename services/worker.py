@@ -120,7 +120,11 @@ async def claim(ctx, clock: Clock | None = None, include_delayed: bool = False,
             OutboxEvent.processed_at.is_(None),
             or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now),
             ~leased.exists())
-            .order_by(OutboxEvent.id).limit(ctx.settings.worker_batch_size).with_for_update(skip_locked=True))
+            # Changes before refresh requests: a published listing becomes searchable without waiting
+            # behind the lead recomputations that earlier publishes fanned out (a refresh reads the
+            # listing as it is when handled, so its place in line does not matter).
+            .order_by(OutboxEvent.topic.like("%.refresh_requested"), OutboxEvent.id)
+            .limit(ctx.settings.worker_batch_size).with_for_update(skip_locked=True))
         if not include_delayed:
             stmt = stmt.where(OutboxEvent.available_at <= now)
         if skip:

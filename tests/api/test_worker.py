@@ -1,9 +1,12 @@
 """The real worker process loop: woken by NOTIFY, it makes a published listing searchable within a second."""
 
 import asyncio
+import uuid
+from types import SimpleNamespace
 
 import asyncpg
 
+from schemas.enums import ListKind
 from services.db import plain_url
 from services.worker import run_worker
 from tests.factories import create_listing
@@ -92,3 +95,19 @@ async def test_unknown_events_are_marked_processed_and_ticks_get_the_injected_cl
     then = datetime(2030, 1, 1, tzinfo=UTC)
     await worker.run_ticks(ctx, then)
     assert seen == [then]
+
+
+async def test_a_change_is_claimed_before_earlier_refresh_requests(ctx):
+    """A burst of publishes fans out many lead refreshes; a listing published after them is indexed first."""
+    from services import outbox, worker
+    from services.matching.refresh import request_refresh
+
+    older = {uuid.uuid4() for _ in range(3)}
+    async with ctx.sessions() as session, session.begin():
+        await request_refresh(session, ListKind.needs, older)
+        outbox.emit(session, "achievement.published", "achievement", uuid.uuid4())
+    settings = ctx.settings.model_copy(update={"worker_batch_size": 1})
+    first = await worker.claim(SimpleNamespace(sessions=ctx.sessions, settings=settings))
+    assert [e.topic for e in first] == ["achievement.published"]
+    second = await worker.claim(SimpleNamespace(sessions=ctx.sessions, settings=settings))
+    assert [e.topic for e in second] == ["need.refresh_requested"]
