@@ -98,9 +98,11 @@ async def freshness(http: httpx.AsyncClient, ctx, owner: dict, operator: dict, u
 
 
 async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
-                      operator: dict, timings: dict, errors: dict) -> None:
+                      operator: dict, timings: dict, errors: dict, think: float) -> None:
     kinds = [k for k, w in MIX for _ in range(w)]
     while time.perf_counter() < until:
+        if think:  # a person reading the last answer: uniform, `think` seconds on average
+            await asyncio.sleep(rng.uniform(0, 2 * think))
         kind = rng.choice(kinds)
         lists = rng.choice(["achievements", "needs"])
         started = time.perf_counter()
@@ -188,10 +190,12 @@ async def main(args) -> None:
                 until = time.perf_counter() + args.seconds
                 fresh, *_ = await asyncio.gather(
                     freshness(http, ctx, universities[-1], operator, until),
-                    *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors)
+                    *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors,
+                                  args.think)
                       for n in range(args.clients)))
                 total = sum(len(t) for t in timings.values())
-                print(f"{args.clients} clients x {args.seconds} s: {total} requests ({total / args.seconds:.0f}/s)")
+                print(f"{args.clients} clients x {args.seconds} s, think time {args.think} s: {total} requests "
+                      f"({total / args.seconds:.0f}/s)")
                 print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} errors")
                 for kind, _ in MIX:
                     samples = timings[kind]
@@ -217,6 +221,8 @@ if __name__ == "__main__":
     parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=100, choices=range(1, 201), metavar="1..200")
     parser.add_argument("--seconds", type=int, default=60, choices=range(1, 301), metavar="1..300")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a client waits between requests (0: back to back, the saturation test)")
     parser.add_argument("--import-rows", type=int, default=10_000)
     parser.add_argument("--port", type=int, default=free_port())
     parser.add_argument("--web-concurrency", type=int, default=2, help="API processes (WEB_CONCURRENCY)")
