@@ -204,7 +204,9 @@ class Thesaurus:
         query = normalise(query)
         variants = [query]
         covered: list[str] = []
-        for term in self._by_length:
+        # Only the known terms that begin with a character of the query can occur in it, longest first.
+        candidates = sorted({t for c in set(query) for t in self._by_first.get(c, ())}, key=lambda t: (-len(t), t))
+        for term in candidates:
             if len(variants) > limit:
                 break
             if term in query and not any(term in longer for longer in covered):
@@ -213,8 +215,11 @@ class Thesaurus:
         return _unique(variants)[: limit + 1]
 
     @functools.cached_property
-    def _by_length(self) -> list[str]:
-        return sorted(self._group_of, key=lambda t: (-len(t), t))
+    def _by_first(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for term in self._group_of:
+            index.setdefault(term[0], []).append(term)
+        return index
 
     def expand(self, term: str) -> list[str]:
         """Terms to search for besides ``term``, most specific first: its equivalents, then the

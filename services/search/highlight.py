@@ -32,6 +32,8 @@ def _one(character: str) -> str:
 def align(original: str) -> tuple[str, list[tuple[int, int]]]:
     """The normalised text, and for each of its characters the span of the original it comes from."""
     target = normalise(original)
+    if target == original:  # most text is already simplified and plain: each character is its own span
+        return target, [(i, i + 1) for i in range(len(original))]
     spans: list[tuple[int, int]] = []
     began: dict[int, int] = {}  # original index → where its normalised form begins
     i = 0

@@ -20,7 +20,8 @@ FACETS = {
 HIGHLIGHTED = ["title_n", "summary_n", "keywords_n"]
 # What a hit shows, and the normalised text its highlights are read from: the long texts (description_n,
 # field paths, vectors) stay in the index, so Meilisearch writes and we parse a fraction of each document.
-RETRIEVED = sorted({*SearchHit.model_fields, "deadline_date", *HIGHLIGHTED} - {"highlight", "score", "deadline"})
+HIT_FIELDS = frozenset(SearchHit.model_fields)
+RETRIEVED = sorted({*HIT_FIELDS, "deadline_date", *HIGHLIGHTED} - {"highlight", "score", "deadline"})
 SORTS = {"updated_at", "published_at", "price_min", "trl", "budget_max", "deadline"}
 
 
@@ -119,6 +120,6 @@ def _hit(hit: dict) -> SearchHit:
         for text in value if isinstance(value, list) else [value or ""]:
             terms |= marked_terms(text)
     marked = {"title": highlight(hit.get("title") or "", terms), "summary": snippet(hit.get("summary") or "", terms)}
-    fields = {k: v for k, v in hit.items() if k in SearchHit.model_fields}
+    fields = {k: v for k, v in hit.items() if k in HIT_FIELDS}
     fields["deadline"] = day_date(hit.get("deadline_date"))  # the index's `deadline` is a timestamp for filters
     return SearchHit(**fields, highlight={k: v for k, v in marked.items() if v}, score=hit.get("_rankingScore"))
