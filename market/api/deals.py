@@ -1,5 +1,6 @@
 """Deals (技术合同): the contract record, its lifecycle, and a deal made from a won lead."""
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -204,6 +205,7 @@ async def registrations_form(
     result = await registration.form(session, principal, deal_id)
     if format == "json":
         return result
-    body = exports.to_xlsx(("技术合同登记表", ["项目", "内容"], registration.form_rows(result)))
+    sheet = ("技术合同登记表", ["项目", "内容"], registration.form_rows(result))
+    body = await asyncio.to_thread(exports.to_xlsx, sheet)
     return Response(body, media_type=MEDIA["xlsx"],
                     headers={"Content-Disposition": f'attachment; filename="registration-{deal_id}.xlsx"'})

@@ -1,5 +1,6 @@
 """Statistics: technology-contract turnover (成交额 / 技术交易额), growth against the target, public totals."""
 
+import asyncio
 from datetime import date
 from typing import Annotated
 
@@ -20,8 +21,9 @@ FILES = {200: {"content": file_content("csv", "xlsx"),
                "description": "The statistic, as JSON or as a CSV / XLSX file with Chinese headers"}}
 
 
-def _file(fmt: str, name: str, header: list[str], rows: list[list]) -> Response:
-    return Response(exports.render(fmt, name, header, rows), media_type=MEDIA[fmt],
+async def _file(fmt: str, name: str, header: list[str], rows: list[list]) -> Response:
+    body = await asyncio.to_thread(exports.render, fmt, name, header, rows)  # a workbook is CPU work: off the loop
+    return Response(body, media_type=MEDIA[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
@@ -37,7 +39,7 @@ async def stats_turnover(
     """成交额, 技术交易额 and the number of signed contracts, grouped by one dimension, with the total.
     Operators see the platform; a broker the deals attributed to them; an organisation its own deals."""
     table = await stats.turnover(session, principal, by, since, until)
-    return table if format == "json" else _file(format, f"turnover-by-{by.value}", *stats.table_rows(table))
+    return table if format == "json" else await _file(format, f"turnover-by-{by.value}", *stats.table_rows(table))
 
 
 @router.get("/growth", response_model=GrowthTable, responses=FILES)
@@ -46,7 +48,7 @@ async def stats_growth(principal: Authenticated, session: Session, settings: App
     """Per year: turnover, its growth on the year before against the target (setting
     `TURNOVER_GROWTH_TARGET`, +10 %), and the share from universities and institutes."""
     table = await stats.growth(session, principal, settings.turnover_growth_target)
-    return table if format == "json" else _file(format, "growth", *stats.growth_rows(table))
+    return table if format == "json" else await _file(format, "growth", *stats.growth_rows(table))
 
 
 @router.get("/public", response_model=GrowthTable, responses=FILES)
@@ -54,7 +56,7 @@ async def stats_public(session: Session, settings: AppSettings, format: Format =
     """The platform's yearly totals, for the years an operator has made public (no sign-in needed)."""
     table = await stats.growth(session, ANONYMOUS, settings.turnover_growth_target,
                                years=await stats.public_years(session))
-    return table if format == "json" else _file(format, "public", *stats.growth_rows(table))
+    return table if format == "json" else await _file(format, "public", *stats.growth_rows(table))
 
 
 @router.put("/public/{year}", response_model=PublicYear)
@@ -80,7 +82,7 @@ async def stats_funnel(
     next and the median days spent in each. Operators see every lead, a broker their own, an organisation
     the leads on its listings."""
     table = await funnel.funnel(session, principal, by)
-    return table if format == "json" else _file(format, f"funnel-by-{by.value}", *funnel.funnel_rows(table))
+    return table if format == "json" else await _file(format, f"funnel-by-{by.value}", *funnel.funnel_rows(table))
 
 
 @router.get("/brokers", response_model=Leaderboard, responses=FILES)
@@ -88,4 +90,4 @@ async def stats_brokers(principal: BrokerOrOperator, session: Session, format: F
     """The broker leaderboard (brokers and operators): deals, turnover, leads won, conversion, median days
     from claim to won, and the parties' average rating; by turnover."""
     board = await funnel.leaderboard(session)
-    return board if format == "json" else _file(format, "brokers", *funnel.leaderboard_rows(board))
+    return board if format == "json" else await _file(format, "brokers", *funnel.leaderboard_rows(board))
