@@ -1,6 +1,7 @@
 """Dependencies declared once: the request's database session, settings, search, pagination."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -23,11 +24,13 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
-def _settings(request: Request) -> Settings:
+# Every dependency is `async def`: FastAPI runs a plain `def` (or a class) in a thread pool, a thread
+# hand-off per request for what is a dictionary lookup.
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _search(request: Request) -> SearchIndexes:
+async def _search(request: Request) -> SearchIndexes:
     return request.app.state.search
 
 
@@ -66,20 +69,22 @@ def page_limit(request: Request, limit: int) -> int:
     return limit
 
 
+@dataclass(frozen=True)
 class PageParams:
+    limit: int
+    cursor: str | None
+
+
+async def _pagination(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+) -> PageParams:
     """`limit` up to the configured cap; `cursor` is the opaque `next_cursor` of the previous page."""
-
-    def __init__(
-        self,
-        request: Request,
-        limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 20,
-        cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
-    ):
-        self.limit = page_limit(request, limit)
-        self.cursor = cursor
+    return PageParams(page_limit(request, limit), cursor)
 
 
-Pagination = Annotated[PageParams, Depends()]
+Pagination = Annotated[PageParams, Depends(_pagination)]
 
 
 def amount_query(description: str = "Amount in CNY") -> Any:
