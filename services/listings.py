@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import LeadStatus, ListingStatus, ListKind, OrgKind, Stage
 from schemas.listings import CONFIDENTIAL_OWNER, STAGE_TRL, AchievementRead, NeedRead
 from schemas.tables import Achievement, Lead, Need, Organisation
-from services import audit, outbox
+from services import audit, kinds, outbox
 from services.db import flush_or_conflict
 from services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from services.kinds import Kind
 from services.lifecycle import TOPICS, TRANSITIONS, Action, held_for_review, next_status
 from services.pagination import decode_cursor, instant, page
 from services.principal import Principal
@@ -31,15 +32,15 @@ from services.taxonomy import taxonomy
 
 # --- columns <-> API ------------------------------------------------------------------------------
 
-def _money_columns(prefix: str, value: dict | None) -> dict[str, Any]:
+def _money_columns(about: Kind, value: dict | None) -> dict[str, Any]:
     value = value or {"negotiable": True}
-    return {f"{prefix}_negotiable": value.get("negotiable", True), f"{prefix}_min": value.get("min"),
-            f"{prefix}_max": value.get("max")}
+    negotiable, low, high = about.amount_columns()
+    return {negotiable: value.get("negotiable", True), low: value.get("min"), high: value.get("max")}
 
 
-def _money_read(row, prefix: str) -> dict:
-    return {"negotiable": getattr(row, f"{prefix}_negotiable"), "min": getattr(row, f"{prefix}_min"),
-            "max": getattr(row, f"{prefix}_max")}
+def _money_read(row) -> dict:
+    negotiable, low, high = kinds.of_row(row).amount_columns()
+    return {"negotiable": getattr(row, negotiable), "min": getattr(row, low), "max": getattr(row, high)}
 
 
 def achievement_columns(body) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def achievement_columns(body) -> dict[str, Any]:
     data = body.model_dump(exclude_unset=True, exclude={"price", "contact", "ip", "attachments"})
     sent = body.model_fields_set
     if "price" in sent:
-        data.update(_money_columns("price", body.price.model_dump() if body.price else None))
+        data.update(_money_columns(kinds.ACHIEVEMENT, body.price.model_dump() if body.price else None))
     for name in ("contact", "ip", "attachments"):
         if name in sent:
             value = getattr(body, name)
@@ -60,7 +61,7 @@ def need_columns(body) -> dict[str, Any]:
     data = body.model_dump(exclude_unset=True, exclude={"budget", "contact", "challenge"})
     sent = body.model_fields_set
     if "budget" in sent:
-        data.update(_money_columns("budget", body.budget.model_dump() if body.budget else None))
+        data.update(_money_columns(kinds.NEED, body.budget.model_dump() if body.budget else None))
     if "contact" in sent:
         data["contact"] = body.contact.model_dump(exclude_none=True) if body.contact else {}
     if "challenge" in sent:
@@ -84,7 +85,7 @@ def achievement_read(row: Achievement, org_name: str, principal: Principal, insi
         title=row.title, summary=row.summary, description=row.description,
         application_scenarios=row.application_scenarios, problems_solved=row.problems_solved, keywords=row.keywords,
         field=row.field, secondary_fields=row.secondary_fields, ip=row.ip, trl=row.trl, stage=row.stage,
-        transfer_modes=row.transfer_modes, price=_money_read(row, "price"), team=row.team, region=row.region,
+        transfer_modes=row.transfer_modes, price=_money_read(row), team=row.team, region=row.region,
         contact=row.contact if insider else None, attachments=row.attachments, **_review_fields(row, owner),
     )
 
@@ -99,7 +100,7 @@ def need_read(row: Need, org_name: str, principal: Principal, insider: bool = Fa
         id=row.id, organisation_id=None if hidden else row.organisation_id,
         organisation_name=CONFIDENTIAL_OWNER if hidden else org_name, external_id=None if hidden else row.external_id,
         title=row.title, description=row.description, keywords=row.keywords, field=row.field,
-        budget=_money_read(row, "budget"), deadline=row.deadline, cooperation_modes=row.cooperation_modes,
+        budget=_money_read(row), deadline=row.deadline, cooperation_modes=row.cooperation_modes,
         required_trl=row.required_trl, region=row.region, confidential=row.confidential,
         contact=row.contact if insider else None, challenge=challenge, **_review_fields(row, owner),
     )
@@ -137,9 +138,9 @@ def _need_dates_open(row, on: date) -> None:
 
 @dataclass(frozen=True)
 class ListingSpec:
-    kind: ListKind
-    noun: str
-    table: type
+    """How a list is written: its kind's description, who posts it, what its API bodies set, its rules."""
+
+    about: Kind
     posters: frozenset[str]  # organisation kinds that post this list
     minor_fields: frozenset[str]  # edits to these keep a published listing published
     columns: Callable[[Any], dict[str, Any]]
@@ -147,19 +148,29 @@ class ListingSpec:
     check_row: Callable[[Any], None] = lambda row: None
     check_publishable: Callable[[Any, date], None] = lambda row, on: None  # at submit and approve
 
+    @property
+    def kind(self) -> ListKind:
+        return self.about.kind
+
+    @property
+    def noun(self) -> str:
+        return self.about.noun
+
+    @property
+    def table(self) -> type:
+        return self.about.table
+
 
 ACHIEVEMENTS = ListingSpec(
-    kind=ListKind.achievements, noun="achievement", table=Achievement,
+    about=kinds.ACHIEVEMENT,
     posters=frozenset({OrgKind.university, OrgKind.institute, OrgKind.enterprise, OrgKind.agency}),
-    minor_fields=frozenset({"contact", "attachments", "team", "external_id", "price_negotiable", "price_min",
-                            "price_max"}),
+    minor_fields=frozenset({"contact", "attachments", "team", "external_id", *kinds.ACHIEVEMENT.amount_columns()}),
     columns=achievement_columns, read=achievement_read, check_row=_consistent_maturity,
 )
 NEEDS = ListingSpec(
-    kind=ListKind.needs, noun="need", table=Need,
+    about=kinds.NEED,
     posters=frozenset({OrgKind.enterprise, OrgKind.agency, OrgKind.institute, OrgKind.university}),
-    minor_fields=frozenset({"contact", "deadline", "external_id", "budget_negotiable", "budget_min",
-                            "budget_max"}),
+    minor_fields=frozenset({"contact", "deadline", "external_id", *kinds.NEED.amount_columns()}),
     columns=need_columns, read=need_read, check_publishable=_need_dates_open,
 )
 SPECS = {ListKind.achievements: ACHIEVEMENTS, ListKind.needs: NEEDS}
@@ -255,7 +266,7 @@ async def create(session: AsyncSession, principal: Principal, spec: ListingSpec,
 async def get(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID):
     row, org_name = await _get_row(session, spec, principal, listing_id)
     lead_id = await works_a_lead_on(session, principal, spec, listing_id)
-    if lead_id is not None and spec.kind == ListKind.needs and row.confidential and not is_insider(row, principal):
+    if lead_id is not None and spec.about.hides_owner and row.confidential and not is_insider(row, principal):
         audit.record_reveal(session, principal, row, lead_id)
     return spec.read(row, org_name, principal, lead_id is not None)
 
@@ -425,8 +436,7 @@ async def delete(session: AsyncSession, principal: Principal, spec: ListingSpec,
     audit.record(session, principal, f"{spec.noun}.deleted", spec.noun, row.id, audit.diff(_values(spec, row), {}))
     outbox.emit(session, f"{spec.noun}.deleted", spec.noun, row.id)
     # Its leads (retired since it left the list) go with it; a deal, later, would keep its own copy.
-    lead_column = Lead.need_id if spec.kind == ListKind.needs else Lead.achievement_id
-    await session.execute(sql_delete(Lead).where(lead_column == row.id))
+    await session.execute(sql_delete(Lead).where(getattr(Lead, spec.about.lead_column) == row.id))
     await session.delete(row)
 
 
@@ -472,22 +482,20 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
     if filters.field:
         filters.field = tax.check_field(filters.field, "query.field")
         matches = [table.field == filters.field, table.field.startswith(filters.field + ".")]
-        if spec.kind == ListKind.achievements:
-            matches.append(table.secondary_fields.contains([filters.field]))
+        if spec.about.secondary_fields:
+            matches.append(getattr(table, spec.about.secondary_fields).contains([filters.field]))
         stmt = stmt.where(or_(*matches))
     if filters.region:
         filters.region = tax.check_region(filters.region, "query.region")
         stmt = stmt.where(table.region == filters.region)
-    trl = table.trl if spec.kind == ListKind.achievements else table.required_trl
+    trl = getattr(table, spec.about.trl)
     if filters.trl_min is not None:
         stmt = stmt.where(trl >= filters.trl_min)
     if filters.trl_max is not None:
         stmt = stmt.where(trl <= filters.trl_max)
     if filters.mode:
-        modes = table.transfer_modes if spec.kind == ListKind.achievements else table.cooperation_modes
-        stmt = stmt.where(modes.contains([filters.mode]))
-    prefix = "price" if spec.kind == ListKind.achievements else "budget"
-    low, high = getattr(table, f"{prefix}_min"), getattr(table, f"{prefix}_max")
+        stmt = stmt.where(getattr(table, spec.about.modes).contains([filters.mode]))
+    _, low, high = (getattr(table, name) for name in spec.about.amount_columns())
     if filters.amount_min is not None:  # ranges overlap: the listing's upper end reaches the wanted lower end
         stmt = stmt.where(or_(high.is_(None), high >= filters.amount_min))
     if filters.amount_max is not None:
@@ -496,7 +504,7 @@ async def list_page(session: AsyncSession, principal: Principal, spec: ListingSp
         stmt = stmt.where(table.status == filters.status)
     if filters.organisation_id:
         stmt = stmt.where(table.organisation_id == filters.organisation_id)
-        if spec.kind == ListKind.needs and not (principal.is_operator
+        if spec.about.hides_owner and not (principal.is_operator
                                                 or principal.organisation_id == filters.organisation_id):
             stmt = stmt.where(table.confidential.is_(False))  # a filter must not reveal a confidential firm
     if filters.updated_since:
