@@ -17,7 +17,7 @@ from schemas.tables import Achievement, Lead, Need, Organisation
 from services import audit, kinds
 from services.db import flush_or_conflict
 from services.errors import Conflict, NotFound
-from services.listings import is_insider
+from services.listings.rules import is_insider
 from services.matching import ENGINE_VERSION
 from services.matching.engine import score_rows
 from services.principal import Principal
