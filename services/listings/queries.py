@@ -6,43 +6,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.enums import LeadStatus, ListingStatus, ListKind
-from schemas.tables import Achievement, Lead
+from schemas.enums import ListingStatus
 from services import audit
 from services.errors import Invalid, Unauthenticated
 from services.listings.rules import get_row, is_insider, readable
 from services.listings.spec import ListingSpec
 from services.pagination import after_key, decode_cursor, instant, page
 from services.principal import Principal
-from services.reveal import firm_revealed
 from services.taxonomy import taxonomy
 
 
 async def get(session: AsyncSession, principal: Principal, spec: ListingSpec, listing_id: uuid.UUID):
     row, org_name = await get_row(session, spec, principal, listing_id)
-    lead_id = await works_a_lead_on(session, principal, spec, listing_id)
+    lead_id = None if principal.is_anonymous else await spec.seen_through_lead(session, principal, listing_id)
     if lead_id is not None and spec.about.hides_owner and row.confidential and not is_insider(row, principal):
         audit.record_reveal(session, principal, row, lead_id)
     return spec.read(row, org_name, principal, lead_id is not None)
-
-
-async def works_a_lead_on(session: AsyncSession, principal: Principal, spec: ListingSpec,
-                          listing_id: uuid.UUID) -> uuid.UUID | None:
-    """The active lead through which the caller sees this listing's owner and contact, if any: the broker
-    working it sees an achievement's; a need's firm only as services.reveal says (its consent)."""
-    if principal.is_anonymous:
-        return None
-    if spec.kind == ListKind.achievements:
-        if not principal.is_broker:
-            return None
-        return await session.scalar(select(Lead.id).where(
-            Lead.achievement_id == listing_id, Lead.claimed_by == principal.user_id,
-            Lead.status == LeadStatus.active).limit(1))
-    return await session.scalar(select(Lead.id).join(Achievement, Achievement.id == Lead.achievement_id).where(
-        Lead.need_id == listing_id, Lead.status == LeadStatus.active, firm_revealed(principal)).limit(1))
 
 
 @dataclass(kw_only=True)

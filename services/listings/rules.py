@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.enums import ListingStatus, Stage
+from schemas.enums import LeadStatus, ListingStatus, Stage
 from schemas.listings import STAGE_TRL
-from schemas.tables import Achievement, Organisation
+from schemas.tables import Achievement, Lead, Organisation
 from services.errors import Forbidden, Invalid, NotFound
 from services.principal import Principal
+from services.reveal import firm_revealed
 from services.taxonomy import taxonomy
 
 if TYPE_CHECKING:
@@ -20,9 +21,26 @@ if TYPE_CHECKING:
 
 
 def is_insider(row, principal: Principal) -> bool:
-    """The owner and operators see contact details and a confidential firm's identity (and so do those the
-    firm consented to on a lead: see `works_a_lead_on`)."""
+    """The owner and operators see contact details and a confidential firm's identity (and so do those
+    who see it through a lead: see `ListingSpec.seen_through_lead`)."""
     return principal.is_operator or principal.organisation_id == row.organisation_id
+
+
+async def lead_worked_by(session: AsyncSession, principal: Principal, achievement_id: uuid.UUID) -> uuid.UUID | None:
+    """The active lead on this achievement that the calling broker works: through it, the broker sees the
+    achievement's contact."""
+    if not principal.is_broker:
+        return None
+    return await session.scalar(select(Lead.id).where(
+        Lead.achievement_id == achievement_id, Lead.claimed_by == principal.user_id,
+        Lead.status == LeadStatus.active).limit(1))
+
+
+async def lead_revealing(session: AsyncSession, principal: Principal, need_id: uuid.UUID) -> uuid.UUID | None:
+    """An active lead on this need through which its firm shows itself to the caller, only as
+    services.reveal says (the firm's consent)."""
+    return await session.scalar(select(Lead.id).join(Achievement, Achievement.id == Lead.achievement_id).where(
+        Lead.need_id == need_id, Lead.status == LeadStatus.active, firm_revealed(principal)).limit(1))
 
 
 def consistent_maturity(row: Achievement) -> None:
