@@ -26,7 +26,7 @@ from market.cli import migrate
 from market.runtime.meili import EmbeddedMeili, free_port
 from market.runtime.postgres import EmbeddedPostgres
 from market.settings import PROJECT_ROOT, Settings
-from services.identity import ensure_operator_admin
+from services.identity.organisations import ensure_operator_admin
 
 BENCH_DATA = PROJECT_ROOT / ".data" / "bench"
 Prepare = Callable[[object], Awaitable[None]]  # fills a fresh stack's database and indexes (given its ctx)

@@ -11,8 +11,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from market.api.deps import Session
-from services import identity
 from services.errors import Forbidden, RateLimited, Unauthenticated
+from services.identity import principals
 from services.principal import ANONYMOUS, Principal
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from `POST /v1/auth/token`")
@@ -45,10 +45,10 @@ async def current_principal(
 ) -> Principal:
     settings = request.app.state.settings
     if api_key:
-        principal = await identity.principal_from_api_key(session, api_key)
+        principal = await principals.principal_from_api_key(session, api_key)
         bucket = f"key:{principal.api_key_id}"
     elif bearer:
-        principal = await identity.principal_from_bearer(session, settings, bearer.credentials)
+        principal = await principals.principal_from_bearer(session, settings, bearer.credentials)
         bucket = f"user:{principal.user_id}"
     else:
         principal = ANONYMOUS

@@ -111,7 +111,7 @@ async def _seed(settings: Settings, demo: bool) -> None:
 
 
 async def _createadmin(settings: Settings, email: str, password: str | None) -> None:
-    from services.identity import ensure_operator_admin
+    from services.identity.organisations import ensure_operator_admin
 
     async with _context(settings) as ctx:
         created, password = await ensure_operator_admin(ctx.sessions, email, password)

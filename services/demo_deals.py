@@ -18,7 +18,7 @@ from schemas.deals import Deal, DealObligation
 from schemas.enums import DealStatus, ObligationStatus, RegistrationState, Role
 from schemas.tables import Organisation, User
 from services.deals import local_date, seller_type_of
-from services.identity import hash_password
+from services.identity.passwords import hash_password
 from services.obligations import tick_obligations
 from services.taxonomy import SEED
 

@@ -32,9 +32,11 @@ from schemas.imports import ImportedRow, ImportJob, ImportJobRead, ImportReport,
 from schemas.listings import AchievementCreate, NeedCreate
 from schemas.tables import Organisation
 from schemas.validators import FORBIDDEN_CHARACTERS_MESSAGE, find_forbidden_characters
-from services import audit, listings, outbox
+from services import audit, outbox
 from services.errors import DomainError, Forbidden, Invalid, NotFound
-from services.listings import SPECS, validate_codes
+from services.listings import SPECS
+from services.listings.rules import today, validate_codes
+from services.listings.writes import edit
 from services.principal import Principal
 from services.progress import SILENT, Progress
 
@@ -262,7 +264,7 @@ async def apply(session: AsyncSession, principal: Principal, kind: ListKind, pla
             row = spec.table(organisation_id=org.id, status=status, **values)
             if status in (ListingStatus.submitted, ListingStatus.published):
                 try:
-                    spec.check_publishable(row, listings.today(now))
+                    spec.check_publishable(row, today(now))
                 except DomainError as exc:
                     fail(exc.field, exc.detail)
                     continue
@@ -277,7 +279,7 @@ async def apply(session: AsyncSession, principal: Principal, kind: ListKind, pla
         else:
             try:
                 async with session.begin_nested():
-                    changed = listings.edit(session, principal, spec, row, values)
+                    changed = edit(session, principal, spec, row, values)
             except DomainError as exc:
                 fail((exc.field or "").removeprefix("body.") or None, exc.detail)
                 continue

@@ -32,7 +32,7 @@ from services import audit, outbox
 from services.db import flush_or_conflict
 from services.errors import Conflict, Forbidden, NotFound
 from services.leads import get_lead
-from services.listings import is_insider
+from services.listings.rules import is_insider
 from services.pipeline import lock_lead, parties, worked_lead
 from services.principal import Principal
 

@@ -14,10 +14,10 @@ from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.matching import LeadRead, ListingRef
 from schemas.tables import Achievement, Lead, Need, Organisation
-from services import audit
+from services import audit, kinds
 from services.db import flush_or_conflict
 from services.errors import Conflict, NotFound
-from services.listings import is_insider
+from services.listings.rules import is_insider
 from services.matching import ENGINE_VERSION
 from services.matching.engine import score_rows
 from services.principal import Principal
@@ -94,7 +94,7 @@ async def list_leads(session: AsyncSession, principal: Principal, *, need_id: uu
     if min_score is not None:
         stmt = stmt.where(Lead.score >= min_score)
     if view is not None:
-        rank = Lead.need_rank if view == ListKind.needs else Lead.achievement_rank
+        rank = getattr(Lead, kinds.of(view).rank_column)
         stmt = stmt.where(rank.is_not(None))
         if after:
             stmt = stmt.where(or_(rank > after[0], (rank == after[0]) & (Lead.id > after[1])))

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
+
 from schemas.validators import has_forbidden_characters, storable_datetime
 from services.errors import Invalid
 
@@ -61,3 +63,12 @@ def page(rows: list, limit: int, key) -> tuple[list, str | None]:
         rows = rows[:limit]
         return rows, encode_cursor(key(rows[-1]))
     return rows, None
+
+
+def after_key(column, id_column, value, last_id, descending: bool):
+    """Keyset condition for (column, id) with nulls last, in either direction."""
+    if value is None:  # we are inside the trailing nulls: only the id decides
+        return and_(column.is_(None), id_column < last_id if descending else id_column > last_id)
+    if descending:
+        return or_(column < value, and_(column == value, id_column < last_id), column.is_(None))
+    return or_(column > value, and_(column == value, id_column > last_id), column.is_(None))

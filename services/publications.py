@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LABELS, ListingStatus, ListKind
 from schemas.tables import Organisation, Publication, PublicationEntry
-from services import audit, exports
+from services import audit, exports, kinds
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.listings import SPECS
 from services.principal import ANONYMOUS, Principal
@@ -242,6 +242,5 @@ def render(kind: ListKind, contents: list[dict], fmt: str, changes: list[list[st
     if fmt == "csv":
         return exports.to_csv(header, body)
     if fmt == "xlsx":
-        title = "成果清单" if kind == ListKind.achievements else "需求清单"
-        return exports.to_xlsx((title, header, body), ("与上一版比较", DIFF_HEADER, changes or []))
+        return exports.to_xlsx((kinds.of(kind).list_title, header, body), ("与上一版比较", DIFF_HEADER, changes or []))
     raise Invalid("format is csv, xlsx or json", code="publication.invalid_format", field="query.format")

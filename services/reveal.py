@@ -1,7 +1,7 @@
 """The one rule that reveals a confidential firm behind a lead to someone outside it (#12: never without
 consent). A broker sees the firm once the firm granted that broker's consent request on the lead they
 work; the achievement's owner once, in addition, the broker recorded the introduction in the ledger.
-The owner and operators are insiders anyway (services.listings.is_insider)."""
+The owner and operators are insiders anyway (services.listings.rules.is_insider)."""
 
 from sqlalchemy import ColumnElement, and_, exists, false, select
 

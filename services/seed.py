@@ -15,7 +15,8 @@ from schemas.enums import LeadSource, LeadStage, LeadStatus, ListingStatus, List
 from schemas.tables import Achievement, Lead, Need, Organisation, User
 from services import activities, imports, introductions, pipeline, ratings
 from services.demo_deals import load_deals
-from services.identity import hash_password, organisation_name_key
+from services.identity.organisations import organisation_name_key
+from services.identity.passwords import hash_password
 from services.matching import ENGINE_VERSION
 from services.principal import Principal
 from services.progress import SILENT, Progress

@@ -36,7 +36,7 @@ from schemas.tables import OutboxEvent
 from services import idempotency, pipeline, webhooks
 from services.db import is_connection_error, plain_url
 from services.imports import handle_import_jobs
-from services.listings import tick_need_deadlines
+from services.listings.review import tick_need_deadlines
 from services.matching.outcomes import tick_learn
 from services.matching.refresh import refresh_listing
 from services.metrics import observe_index_lag

@@ -29,7 +29,7 @@ def _cheap_password_hashing():
     Hashes carry their parameters, so verifying is unaffected."""
     from argon2 import PasswordHasher
 
-    from services import identity
+    from services.identity import passwords as identity
 
     production, identity._hasher = identity._hasher, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from schemas.validators import credit_code_check_digit
-from services.identity import ensure_operator_admin
+from services.identity.organisations import ensure_operator_admin
 
 _seq = itertools.count(1)
 

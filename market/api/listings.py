@@ -37,7 +37,7 @@ OWNER_ACTIONS = {
 def listing_router(spec: listings.ListingSpec, create_model, update_model, read_model) -> APIRouter:
     kind = spec.kind.value
     router = APIRouter(prefix=f"/v1/{kind}", tags=[kind])
-    amount = "price" if kind == "achievements" else "budget"
+    amount = spec.about.amount
 
     @router.post("", response_model=read_model, status_code=status.HTTP_201_CREATED, name=f"{kind}_create")
     async def create(

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     )
-    from services.identity import organisation_name_key
+    from services.identity.organisations import organisation_name_key
 
     conn = op.get_bind()
     for org_id, name in conn.execute(sa.text("SELECT id, name FROM organisation")).all():

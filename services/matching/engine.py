@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from schemas.enums import ListKind
 from schemas.tables import Achievement, Need
+from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import apply_dismissals, associations
@@ -51,7 +52,7 @@ class Match:
 
 
 def counterpart(kind: ListKind) -> ListKind:
-    return ListKind.achievements if kind == ListKind.needs else ListKind.needs
+    return kinds.of(kind).counterpart
 
 
 def _decimal(value) -> Decimal | None:
@@ -59,15 +60,15 @@ def _decimal(value) -> Decimal | None:
 
 
 def side_of_row(row: Achievement | Need) -> Side:
-    if isinstance(row, Achievement):
-        return Side(row.field, tuple(row.secondary_fields), row.trl, tuple(row.transfer_modes), row.price_negotiable,
-                    row.price_min, row.price_max, row.region, row.published_at)
-    return Side(row.field, (), row.required_trl, tuple(row.cooperation_modes), row.budget_negotiable, row.budget_min,
-                row.budget_max, row.region, row.published_at)
+    about = kinds.of_row(row)
+    negotiable, low, high = (getattr(row, name) for name in about.amount_columns())
+    secondary = tuple(getattr(row, about.secondary_fields)) if about.secondary_fields else ()
+    return Side(row.field, secondary, getattr(row, about.trl), tuple(getattr(row, about.modes)), negotiable, low, high,
+                row.region, row.published_at)
 
 
 def side_of_document(kind: ListKind, doc: dict) -> Side:
-    prefix = "price" if kind == ListKind.achievements else "budget"
+    prefix = kinds.of(kind).amount
     published = doc.get("published_at")
     return Side(doc["field"], tuple(doc.get("secondary_fields") or ()), doc.get("trl"), tuple(doc.get("modes") or ()),
                 bool(doc.get(f"{prefix}_negotiable", True)), _decimal(doc.get(f"{prefix}_min")),
@@ -77,10 +78,9 @@ def side_of_document(kind: ListKind, doc: dict) -> Side:
 
 def terms_of_row(row: Achievement | Need, learned: dict[str, list[str]] | None = None) -> list[QueryTerm]:
     """A need's terms are expanded with what won leads taught (`learned`); an achievement's are not."""
-    if isinstance(row, Achievement):
-        body = f"{row.summary}。{row.application_scenarios}。{row.problems_solved}。{row.description}"
-        return listing_terms(row.title, row.keywords, body, default_thesaurus())
-    return listing_terms(row.title, row.keywords, row.description, default_thesaurus(), learned)
+    about = kinds.of_row(row)
+    body = "。".join(getattr(row, name) for name in about.body)
+    return listing_terms(row.title, row.keywords, body, default_thesaurus(), learned if about.learns else None)
 
 
 def rarity(document_frequency: int) -> float:
@@ -268,8 +268,8 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     matches = await match_listing(search, settings, kind, row[0], limit, learned)
     matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
-    other = listings.SPECS[counterpart(kind)].table
-    text = other.summary if other is Achievement else other.description
+    other_kind = kinds.of(kind).other()
+    other, text = other_kind.table, getattr(other_kind.table, other_kind.summary)
     found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
     for match in matches:
         match.document["summary"] = (found.get(match.id) or "")[:160]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import ListKind
 from schemas.outcomes import BandRates, LeadOutcome, LeadOutcomeRow, MatchingQuality, TermAssociation
 from schemas.tables import Achievement, Lead, Need
-from services import audit
+from services import audit, kinds
 from services.errors import Forbidden, NotFound
 from services.matching import ENGINE_VERSION
 from services.principal import Principal
@@ -71,8 +71,8 @@ def _dismissed(reason: str) -> dict:
 
 async def apply_dismissals(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list) -> list:
     """Lower the score of pairs a party dismissed (keeping the reason), and re-rank."""
-    column = LeadOutcomeRow.need_id if kind == ListKind.needs else LeadOutcomeRow.achievement_id
-    other = LeadOutcomeRow.achievement_id if kind == ListKind.needs else LeadOutcomeRow.need_id
+    about = kinds.of(kind)
+    column, other = getattr(LeadOutcomeRow, about.lead_column), getattr(LeadOutcomeRow, about.other().lead_column)
     reasons = dict((await session.execute(
         select(other, LeadOutcomeRow.reason).where(column == listing_id,
                                                    LeadOutcomeRow.outcome == LeadOutcome.dismissed)

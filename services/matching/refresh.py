@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
+from services import kinds
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
 from services.matching.outcomes import apply_dismissals, associations
@@ -24,9 +25,8 @@ from services.search.sync import OUTBOX_KINDS
 
 def _columns(kind: ListKind):
     """(this side's id column, the other side's id column, this side's rank column)."""
-    if kind == ListKind.needs:
-        return Lead.need_id, Lead.achievement_id, "need_rank"
-    return Lead.achievement_id, Lead.need_id, "achievement_rank"
+    about = kinds.of(kind)
+    return getattr(Lead, about.lead_column), getattr(Lead, about.other().lead_column), about.rank_column
 
 
 async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
@@ -41,8 +41,7 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
     await session.execute(update(Lead).where(own == listing_id, other.not_in(keep)).values({rank: None}))
     if matches:  # one statement for the whole list: a refresh is one round trip, not K
         rows = [{
-            "id": uuid.uuid4(), "need_id": listing_id if kind == ListKind.needs else match.id,
-            "achievement_id": match.id if kind == ListKind.needs else listing_id, "source": LeadSource.engine,
+            "id": uuid.uuid4(), own.key: listing_id, other.key: match.id, "source": LeadSource.engine,
             "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
             "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
         } for position, match in enumerate(matches, 1)]

@@ -14,6 +14,7 @@ import threading
 from importlib.metadata import version
 
 from schemas.tables import Achievement, Need
+from services import kinds
 from services.text import normalise
 
 EMBEDDER = "use"  # the embedder's name in the index settings and in each document's `_vectors`
@@ -33,11 +34,7 @@ def _encoder():
 
 def listing_text(row: Achievement | Need) -> str:
     """What a listing means, problem side first for an achievement (it speaks the buyers' language)."""
-    if isinstance(row, Achievement):
-        parts = [row.title, " ".join(row.keywords), row.problems_solved, row.application_scenarios, row.summary,
-                 row.description]
-    else:
-        parts = [row.title, " ".join(row.keywords), row.description]
+    parts = [row.title, " ".join(row.keywords), *(getattr(row, name) for name in kinds.of_row(row).meaning)]
     return normalise("。".join(p for p in parts if p))[:MAX_CHARS]
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.tables import Achievement, Need
+from services.kinds import ACHIEVEMENT
 from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.taxonomy import taxonomy
 from services.text import normalise
@@ -87,7 +88,7 @@ def achievement_document(row: Achievement, org_name: str, owner_key: str) -> dic
         "summary_n": normalise(row.summary),
         "description_n": normalise(row.description),
         # The problem side (应用场景, 解决的问题) speaks the buyers' language: need terms meet it here.
-        "problem_n": normalise(f"{row.application_scenarios}。{row.problems_solved}".strip("。")),
+        "problem_n": normalise("。".join(getattr(row, name) for name in ACHIEVEMENT.problem).strip("。")),
     }
 
 

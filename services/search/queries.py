@@ -5,6 +5,7 @@ from datetime import date
 
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchHit, SearchPage
+from services import kinds
 from services.errors import Invalid
 from services.listings import ListingCriteria
 from services.search.documents import day_date, day_stamp
@@ -60,7 +61,7 @@ def build_filter(kind: ListKind, params: SearchParams) -> list[str]:
         clauses.append(f"challenge = {'true' if params.challenge else 'false'}")
     if kind == ListKind.needs and params.deadline_after is not None:
         clauses.append(f"(deadline >= {int(day_stamp(params.deadline_after))} OR deadline IS NULL)")
-    prefix = "price" if kind == ListKind.achievements else "budget"
+    prefix = kinds.of(kind).amount
     if params.amount_min is not None:
         clauses.append(f"({prefix}_max >= {params.amount_min:f} OR {prefix}_max IS NULL)")
     if params.amount_max is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
+from services import kinds
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
 from services.search.documents import achievement_document, attach_vectors, need_document
@@ -17,7 +18,7 @@ from services.search.indexes import SearchIndexes
 log = logging.getLogger(__name__)
 DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
 REBUILD_SUFFIX = "_rebuild"
-OUTBOX_KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}  # aggregate_type -> list
+OUTBOX_KINDS = {noun: about.kind for noun, about in kinds.BY_NOUN.items()}  # aggregate_type -> list
 
 
 async def listing_documents(session: AsyncSession, search: SearchIndexes, kind: ListKind,

@@ -87,7 +87,7 @@ async def test_unknown_path_is_problem_json(client):
 async def test_unexpected_error_is_500_problem_without_internals(app, monkeypatch, caplog):
     import httpx
 
-    from services import identity
+    from services.identity import access as identity
 
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
@@ -111,7 +111,7 @@ async def test_failed_write_is_logged_without_its_values(client, monkeypatch, ca
     contains …); neither they nor the statement's parameters reach the log."""
     from sqlalchemy import text
 
-    from services import identity
+    from services.identity import access as identity
 
     secret = "argon2-hash-of-someones-password-7f3a9c"
 

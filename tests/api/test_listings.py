@@ -264,7 +264,7 @@ async def test_a_need_past_its_deadline_or_challenge_is_refused_and_closed_when_
     from sqlalchemy import update
 
     from schemas.tables import Need
-    from services.listings import tick_need_deadlines
+    from services.listings.review import tick_need_deadlines
 
     firm = await market.organisation("enterprise")
     operator = await market.operator()
