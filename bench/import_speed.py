@@ -1,6 +1,7 @@
 """Bulk import end to end against raw Meilisearch indexing of the same documents, in one run.
 
-1. `POST /v1/imports/achievements` with N JSON Lines rows (the API: parse, validate, upsert, audit, outbox).
+1. `POST /v1/imports/achievements` with N JSON Lines rows (the API: parse, validate, upsert, audit, outbox;
+   above IMPORT_SYNC_MAX_ROWS a background job the worker runs, included in this step's time).
 2. The operators' approval, in bulk (one UPDATE and an `achievement.published` event per row), then the
    worker drains the outbox: each listing into Meilisearch and its leads recomputed against the needs.
 3. Raw: the same documents sent straight to a fresh index with the same settings, waited on.
@@ -52,9 +53,14 @@ async def main(args) -> None:
         started = time.perf_counter()
         response = await client.post("/v1/imports/achievements", headers=owner["headers"],
                                      files={"file": ("rows.jsonl", content)})
+        if response.status_code == 202:  # a large file is imported by the worker, as a job
+            await drain(ctx)
+            response = await client.get(f"/v1/imports/jobs/{response.json()['id']}", headers=owner["headers"])
+            report = response.json()["report"]
+        else:
+            report = response.json()
         api_s = time.perf_counter() - started
-        report = response.json()
-        assert response.status_code == 200 and report["created"] == args.rows, report
+        assert report and report["created"] == args.rows, report
 
         started = time.perf_counter()
         async with ctx.sessions() as session, session.begin():
