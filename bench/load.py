@@ -23,13 +23,22 @@ from sqlalchemy import select
 
 from bench.city import dataset
 from bench.freshness import leads_computed, searchable
+from bench.search_overhead import recorded_requests
 from bench.stack import bench_stack, operator_headers
 from market.runtime.meili import free_port
 from schemas.tables import Achievement, Need
 from schemas.validators import credit_code_check_digit
 
 QUERIES = ["氢能", "电池", "机器人", "传感器", "嫩芽识别", "故障诊断", "新材料", "智能制造", "储能", "轨道交通"]
-MIX = [("search", 40), ("read", 30), ("match", 20), ("create", 10)]
+MIX = "search=40,read=30,match=20,create=10"
+
+
+def weights(text: str) -> list[tuple[str, int]]:
+    """`search=40,read=30,…`: which requests the clients send, in what proportion."""
+    pairs = [(name, int(weight)) for name, _, weight in (part.partition("=") for part in text.split(","))]
+    if not pairs or any(name not in ("search", "read", "match", "create") for name, _ in pairs):
+        raise argparse.ArgumentTypeError("kinds are search, read, match and create")
+    return pairs
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -98,8 +107,8 @@ async def freshness(http: httpx.AsyncClient, ctx, owner: dict, operator: dict, u
 
 
 async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
-                      operator: dict, timings: dict, errors: dict, think: float) -> None:
-    kinds = [k for k, w in MIX for _ in range(w)]
+                      operator: dict, timings: dict, errors: dict, think: float, mix: list) -> None:
+    kinds = [k for k, w in mix for _ in range(w)]
     while time.perf_counter() < until:
         if think:  # a person reading the last answer: uniform, `think` seconds on average
             await asyncio.sleep(rng.uniform(0, 2 * think))
@@ -126,6 +135,26 @@ async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float,
         timings[kind].append((time.perf_counter() - started) * 1000)
         if response.status_code >= 400:
             errors[kind][str(response.status_code)] += 1
+
+
+async def raw_search_ceiling(client, ctx, clients: int, seconds: int) -> tuple[int, list[float]]:
+    """The same searches sent straight to Meilisearch by as many clients, back to back: what Meilisearch
+    alone serves on this machine (the requests the API makes for each query, thesaurus variants and
+    facets included, recorded through the in-process app)."""
+    meili = ctx.search.client
+    recorded = {q: await recorded_requests(client, meili, q) for q in QUERIES}
+    timings: list[float] = []
+    until = time.perf_counter() + seconds
+
+    async def one(rng: random.Random) -> None:
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            for request in recorded[rng.choice(QUERIES)]:
+                await meili._send(*request)
+            timings.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(one(random.Random(n)) for n in range(clients)))
+    return len(timings), timings
 
 
 async def health_during_import(http: httpx.AsyncClient, owner: dict, rows: int) -> tuple[list[float], float]:
@@ -191,13 +220,13 @@ async def main(args) -> None:
                 fresh, *_ = await asyncio.gather(
                     freshness(http, ctx, universities[-1], operator, until),
                     *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors,
-                                  args.think)
+                                  args.think, args.mix)
                       for n in range(args.clients)))
                 total = sum(len(t) for t in timings.values())
                 print(f"{args.clients} clients x {args.seconds} s, think time {args.think} s: {total} requests "
                       f"({total / args.seconds:.0f}/s)")
                 print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} errors")
-                for kind, _ in MIX:
+                for kind, _ in args.mix:
                     samples = timings[kind]
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
@@ -205,6 +234,10 @@ async def main(args) -> None:
                                       ("publish → leads computed", fresh["leads"])):
                     print(f"{name} under this load: p50 {percentile(samples, 0.5):.0f} ms, "
                           f"p95 {percentile(samples, 0.95):.0f} ms ({len(samples)} publishes)")
+                count, raw = await raw_search_ceiling(client, ctx, args.clients, min(args.seconds, 30))
+                print(f"raw Meilisearch, the same searches from {args.clients} clients back to back: "
+                      f"{count / min(args.seconds, 30):.0f}/s, p50 {percentile(raw, 0.5):.1f} ms, "
+                      f"p95 {percentile(raw, 0.95):.1f} ms")
                 samples, elapsed = await health_during_import(http, universities[0], args.import_rows)
                 print(f"/health during a {args.import_rows}-row import ({elapsed:.1f} s): "
                       f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
@@ -221,6 +254,7 @@ if __name__ == "__main__":
     parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=100, choices=range(1, 201), metavar="1..200")
     parser.add_argument("--seconds", type=int, default=60, choices=range(1, 301), metavar="1..300")
+    parser.add_argument("--mix", type=weights, default=weights(MIX), help=f"request kinds and weights ({MIX})")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a client waits between requests (0: back to back, the saturation test)")
     parser.add_argument("--import-rows", type=int, default=10_000)
