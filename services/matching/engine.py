@@ -41,7 +41,7 @@ LOCAL_RARITY = 0.75
 LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
-            "published_at", "problem_n"]
+            "published_at", "problem_n", "owner_org"]
 
 @dataclass
 class Match:
@@ -104,6 +104,22 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
+def term_query(search, other: ListKind, term: str) -> dict:
+    """A term's query against the other list. It carries no per-listing filter, so that one answer
+    serves every listing using the term (`market match --all` asks each term once a run): the listing's
+    own organisation's hits are left out afterwards (`fuse`)."""
+    return {"indexUid": search.uid(other), "q": term, "limit": PER_TERM_LIMIT, "matchingStrategy": "all",
+            "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
+
+
+def vector_query(search, kind: ListKind, row: Achievement | Need, vector: list[float], pool: int) -> dict:
+    """The listing's own vector query (one per listing, so its own organisation is filtered out here)."""
+    return {"indexUid": search.uid(counterpart(kind)), "vector": vector,
+            "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
+            "filter": f"owner_org != {quote(search.owner_key(row.organisation_id))}", "limit": pool,
+            "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
+
+
 async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
                         learned: dict[str, list[str]] | None = None, vector: list[float] | None = None
                         ) -> list[Match]:
@@ -118,17 +134,9 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
     if not terms and vector is None:
         return []
     other = counterpart(kind)
-    own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
-    queries = [{
-        "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
-        "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
-    } for term in terms]
+    queries = [term_query(search, other, term.term) for term in terms]
     if vector is not None:
-        queries.append({
-            "indexUid": search.uid(other), "vector": vector, "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
-            "filter": own_org, "limit": settings.match_semantic_pool, "showRankingScore": True,
-            "attributesToRetrieve": RETRIEVE,
-        })
+        queries.append(vector_query(search, kind, row, vector, settings.match_semantic_pool))
     try:
         response = await search.client.multi_search(queries)
     except SearchError as exc:
@@ -136,13 +144,23 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
             return []
         raise
     results = response["results"]
-    combined = combine(terms, results[:len(terms)])
-    similarities = similarities_of(results[len(terms)]["hits"]) if vector is not None else {}
-    for hit in results[len(terms)]["hits"] if vector is not None else []:
+    vector_hits = results[len(terms)]["hits"] if vector is not None else None
+    return fuse(search.owner_key(row.organisation_id), kind, row, terms, results[:len(terms)], vector_hits,
+                settings.match_semantic_pool, weights, limit)
+
+
+def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm], term_results: list[dict],
+         vector_hits: list[dict] | None, pool: int, weights: Weights, limit: int) -> list[Match]:
+    """The ranked matches of one listing from its term queries' answers and its vector query's hits
+    (None: no vector query). `owner`: the listing's `owner_org`, whose listings are no match."""
+    combined = {doc_id: found for doc_id, found in combine(terms, term_results).items()
+                if found[2].get("owner_org") != owner}
+    similarities = similarities_of(vector_hits) if vector_hits is not None else {}
+    for hit in vector_hits or []:
         if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
             combined.setdefault(hit["id"], (0.0, [], hit))
     # A candidate the vector query did not return is at most as similar as the least similar it did.
-    full = similarities and len(similarities) >= settings.match_semantic_pool
+    full = similarities and len(similarities) >= pool
     unseen = min(similarities.values()) if full else None
     return rank(kind, row, combined, similarities, unseen, weights, limit)
 
@@ -187,7 +205,8 @@ def rank_key(score: float, components: list[dict], published_at: datetime | None
 
 
 def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
-    title, problem = doc.get("title_n", ""), doc.pop("problem_n", "")
+    # The document is not changed: `market match --all` shares one term's answer among many listings.
+    title, problem = doc.get("title_n", ""), doc.get("problem_n") or ""
     matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
     for term in matched:
         term["highlight"] = highlight(title, [term["term"]]) if term["term"] in title else None

