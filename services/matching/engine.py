@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from schemas.enums import ListKind
+from schemas.matching import MatchPage, MatchRead
 from schemas.tables import Achievement, Need
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
@@ -262,8 +263,9 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
-                       limit: int) -> list[Match]:
-    """Matches of a listing the caller may read (an owner previews a draft's matches before publishing)."""
+                       limit: int | None = None) -> MatchPage:
+    """Matches of a listing the caller may read (an owner previews a draft's matches before publishing):
+    the best `limit` (default: the configured K)."""
     from services import listings
 
     spec = listings.SPECS[kind]
@@ -273,12 +275,14 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     learned = await associations(session)
     vector = await own_vector(session, row[0])
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit, learned, vector)
+    matches = await match_listing(search, settings, kind, row[0], limit or settings.match_top_k, learned, vector)
     matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other = listings.SPECS[counterpart(kind)].table
     text = other.summary if other is Achievement else other.description
     found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
-    for match in matches:
-        match.document["summary"] = (found.get(match.id) or "")[:160]
-    return matches
+    return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
+        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id) or "")[:160],
+                  organisation_name=m.document["organisation_name"], field=m.document["field"],
+                  region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
+        for m in matches])
