@@ -24,15 +24,15 @@ OUTBOX_KINDS = {"achievement": ListKind.achievements, "need": ListKind.needs}  #
 REBUILD_BATCH, IN_FLIGHT = 2000, 2
 
 
-def _rows(kind: ListKind):
+def listing_rows(kind: ListKind):
     """Listing rows with their organisation's name and their stored vector: one query for a batch."""
     table = LISTING_TABLES[kind]
     return (select(table, Organisation.name, *STORED).join(Organisation, Organisation.id == table.organisation_id)
             .outerjoin(ListingVector, ListingVector.listing_id == table.id))
 
 
-async def _documents(ctx, kind: ListKind, rows: list) -> list[dict]:
-    """The documents of the published ones of these rows (from `_rows`), each with its vector."""
+async def documents_of(ctx, kind: ListKind, rows: list) -> list[dict]:
+    """The documents of the published ones of these rows (from `listing_rows`), each with its vector."""
     published = [found for found in rows if found[0].status == ListingStatus.published]
     vectors = await vectors_of(ctx.sessions, kind, [(found[0], tuple(found[2:])) for found in published])
     documents = []
@@ -48,8 +48,8 @@ async def listing_documents(ctx, kind: ListKind, ids: set[uuid.UUID]) -> tuple[l
     are read and the connection given back before any encoding or Meilisearch call."""
     table = LISTING_TABLES[kind]
     async with ctx.sessions() as session:
-        rows = (await session.execute(_rows(kind).where(table.id.in_(ids)))).all()
-    documents = await _documents(ctx, kind, rows)
+        rows = (await session.execute(listing_rows(kind).where(table.id.in_(ids)))).all()
+    documents = await documents_of(ctx, kind, rows)
     if deleted := ids - {found[0].id for found in rows}:
         async with ctx.sessions() as session, session.begin():
             await forget(session, deleted)
@@ -85,13 +85,14 @@ async def _build(ctx, kind: ListKind, progress: Progress) -> int:
     pending: deque[int] = deque()
     count, after = 0, None
     while True:
-        query = _rows(kind).where(table.status == ListingStatus.published).order_by(table.id).limit(REBUILD_BATCH)
+        query = (listing_rows(kind).where(table.status == ListingStatus.published).order_by(table.id)
+                 .limit(REBUILD_BATCH))
         async with ctx.sessions() as session:
             rows = (await session.execute(query if after is None else query.where(table.id > after))).all()
         if not rows:
             break
         after = rows[-1][0].id
-        documents = await _documents(ctx, kind, rows)
+        documents = await documents_of(ctx, kind, rows)
         if len(pending) >= IN_FLIGHT:
             await ctx.search.client.wait_task(pending.popleft(), timeout=600)
         pending.append(await ctx.search.upsert(kind, documents, REBUILD_SUFFIX))
