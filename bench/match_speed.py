@@ -103,7 +103,8 @@ async def load(ctx, achievements: int, needs: int) -> None:
             list_kind = ListKind.needs if is_need else ListKind.achievements
             for start in range(0, count, 5000):
                 rows = generate(rng, min(5000, count - start), orgs[kind], is_need)
-                texts = [listing_text(table(**row)) for row in rows]
+                listings = [table(**row) for row in rows]
+                texts = [listing_text(listing) for listing in listings]
                 chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
                 vectors = [v for chunk in await asyncio.gather(*(loop.run_in_executor(pool, encode, chunk)
                                                                  for chunk in chunks)) for v in chunk]
@@ -111,8 +112,8 @@ async def load(ctx, achievements: int, needs: int) -> None:
                     await session.execute(insert(table), rows)
                     await session.execute(insert(ListingVector), [
                         {"listing_id": row["id"], "kind": list_kind.value, "model": MODEL,
-                         "text_hash": text_hash(text), "vector": pack(vector)}
-                        for row, text, vector in zip(rows, texts, vectors, strict=True)])
+                         "text_hash": text_hash(listing), "vector": pack(vector)}
+                        for row, listing, vector in zip(rows, listings, vectors, strict=True)])
 
 
 def percentiles(timings: list[float]) -> tuple[float, float]:

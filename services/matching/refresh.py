@@ -30,6 +30,20 @@ def _columns(kind: ListKind):
     return Lead.achievement_id, Lead.need_id, "achievement_rank"
 
 
+def _upsert(kind: ListKind):
+    _, _, rank = _columns(kind)
+    statement = insert(Lead)
+    # A pair scores a little differently from each side (each side's own terms are the query). The
+    # need's view is the lead's score: the achievement side sets it only for a pair it creates.
+    updated = (rank, "status", "updated_at") if kind == ListKind.achievements else (
+        "score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")
+    return statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
+        name: statement.excluded[name] for name in updated})
+
+
+UPSERT = {kind: _upsert(kind) for kind in ListKind}
+
+
 async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
     own, other, rank = _columns(kind)
     now = datetime.now(UTC)
@@ -47,13 +61,9 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
             "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
             "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
         } for position, match in enumerate(matches, 1)]
-        statement = insert(Lead).values(rows)
-        # A pair scores a little differently from each side (each side's own terms are the query). The
-        # need's view is the lead's score: the achievement side sets it only for a pair it creates.
-        updated = (rank, "status", "updated_at") if kind == ListKind.achievements else (
-            "score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")
-        await session.execute(statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
-            name: statement.excluded[name] for name in updated}))
+        # Parameters as a list (executemany), not inlined VALUES: the statement is compiled once per list
+        # and cached, where a VALUES list of K rows was compiled again on every refresh.
+        await session.execute(UPSERT[kind], rows)
     await session.execute(
         update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
                            Lead.source == LeadSource.engine, Lead.status == LeadStatus.active,

@@ -33,14 +33,18 @@ def _encoder():
     return USE(threads=1)
 
 
-def listing_text(row: Achievement | Need) -> str:
-    """What a listing means, problem side first for an achievement (it speaks the buyers' language)."""
+def listing_parts(row: Achievement | Need) -> list[str]:
+    """What a listing means, as written, problem side first for an achievement (it speaks the buyers'
+    language)."""
     if isinstance(row, Achievement):
-        parts = [row.title, " ".join(row.keywords), row.problems_solved, row.application_scenarios, row.summary,
-                 row.description]
-    else:
-        parts = [row.title, " ".join(row.keywords), row.description]
-    return normalise("。".join(p for p in parts if p))[:MAX_CHARS]
+        return [row.title, " ".join(row.keywords), row.problems_solved, row.application_scenarios, row.summary,
+                row.description]
+    return [row.title, " ".join(row.keywords), row.description]
+
+
+def listing_text(row: Achievement | Need) -> str:
+    """The text encoded: the listing's parts, normalised."""
+    return normalise("。".join(p for p in listing_parts(row) if p))[:MAX_CHARS]
 
 
 def encode(texts: list[str]) -> list[list[float]]:

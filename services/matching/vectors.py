@@ -1,8 +1,9 @@
 """Listings' sentence vectors kept in PostgreSQL (`listing_vector`), so that an index build or a match
 reads them instead of running the encoder (~10-30 ms a listing: 100,000 listings are ~40 min of a core).
 
-A stored vector is current while its listing's text (`text_hash` of `semantic.listing_text`) and the
-encoder (`semantic.MODEL`) are the ones it was computed from; the worker encodes again only then.
+A stored vector is current while its listing's text (`text_hash` of `semantic.listing_parts`, as written:
+hashing needs no normalising) and the encoder (`semantic.MODEL`) are the ones it was computed from; the
+worker encodes again only then.
 """
 
 import asyncio
@@ -17,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListKind
 from schemas.tables import Achievement, ListingVector, Need
-from services.matching.semantic import MODEL, encode, listing_text
+from services.matching.semantic import MODEL, encode, listing_parts, listing_text
 
 # What a reader selects beside a listing row (outer-joined: None when the listing has no vector yet).
 STORED = (ListingVector.model, ListingVector.text_hash, ListingVector.vector)
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def text_hash(row: Achievement | Need) -> str:
+    return hashlib.sha256("\x1f".join(listing_parts(row)).encode()).hexdigest()[:32]
 
 
 def pack(vector: list[float]) -> bytes:
@@ -42,7 +43,7 @@ def current(row: Achievement | Need, stored: tuple | None) -> bytes | None:
     if stored is None or stored[2] is None:
         return None
     model, hashed, blob = stored
-    return blob if model == MODEL and hashed == text_hash(listing_text(row)) else None
+    return blob if model == MODEL and hashed == text_hash(row) else None
 
 
 async def store(session: AsyncSession, kind: ListKind, rows: list, vectors: list[list[float]]) -> None:
@@ -50,7 +51,7 @@ async def store(session: AsyncSession, kind: ListKind, rows: list, vectors: list
     if not rows:
         return
     statement = insert(ListingVector).values([
-        {"listing_id": row.id, "kind": kind.value, "model": MODEL, "text_hash": text_hash(listing_text(row)),
+        {"listing_id": row.id, "kind": kind.value, "model": MODEL, "text_hash": text_hash(row),
          "vector": pack(vector)} for row, vector in zip(rows, vectors, strict=True)])
     await session.execute(statement.on_conflict_do_update(index_elements=["listing_id"], set_={
         name: statement.excluded[name] for name in ("kind", "model", "text_hash", "vector", "updated_at")}))
