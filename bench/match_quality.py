@@ -152,22 +152,26 @@ async def sweep(ctx, sets: dict[str, list[dict]], need_ids: dict, external: dict
 
     from schemas.enums import ListKind
     from schemas.tables import Need
-    from services.matching.engine import match_listing, own_vector, similarities_of
+    from services.matching.engine import match_listing, similarities_of
+    from services.matching.vectors import own_vector
 
     judged = [(name, need) for name, rows in sets.items() for need in rows if need.get("relevant")]
     async with ctx.sessions() as session:
         rows = {str(r.id): r for r in (await session.scalars(select(Need))).all()}
+        vectors = {listing_id: await own_vector(session, row) for listing_id, row in rows.items()}
     runs: dict[tuple, list[tuple[str, dict, list]]] = {}
     for weight, pool in GRID:
         settings = ctx.settings.model_copy(update={"match_weight_semantic": weight, "match_semantic_pool": pool})
         out = []
         for name, need in judged:
-            matches = await match_listing(ctx.search, settings, ListKind.needs, rows[need_ids[need["external_id"]]], K)
+            listing_id = need_ids[need["external_id"]]
+            matches = await match_listing(ctx.search, settings, ListKind.needs, rows[listing_id], K,
+                                          vector=vectors[listing_id])
             out.append((name, need["relevant"], [(external[str(m.id)], m.score) for m in matches]))
         runs[(weight, pool)] = out
     alone = []
     for name, need in judged:
-        vector = await own_vector(ctx.search, ListKind.needs, rows[need_ids[need["external_id"]]])
+        vector = vectors[need_ids[need["external_id"]]]
         hits = (await ctx.search.client.search(ctx.search.uid(ListKind.achievements), {
             "vector": vector, "hybrid": {"embedder": "use", "semanticRatio": 1.0}, "limit": K,
             "showRankingScore": True, "attributesToRetrieve": ["id"]}))["hits"]

@@ -1,25 +1,44 @@
 """Matching speed at city scale: 100,000 achievements and 20,000 needs (generated from the taxonomy and
-the thesaurus), then p50/p95 of one live match through the API and the throughput of `market match --all`.
+the thesaurus, their vectors encoded at load time by a pool of two processes and stored in PostgreSQL),
+each figure side by side with raw Meilisearch doing the same work in the same run:
+(a) index build: `market reindex` (documents built from PostgreSQL, stored vectors) against the same
+    documents (with `_vectors`) sent raw to a scratch index with the same settings, in the same batches;
+(b) live match p50/p95 through the API against the multi-search it sends, replayed raw;
+(c) `market match --all` listings/s.
 
 Run: `make bench-speed` (or `python -m bench.match_speed --achievements 10000 --needs 2000` for a quick run).
 """
 
 import argparse
 import asyncio
+import json
+import multiprocessing
 import random
 import statistics
+import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import yaml
 from sqlalchemy import insert, select
 
 from bench.stack import bench_stack
-from schemas.tables import Achievement, Need, Organisation
+from schemas.enums import ListingStatus, ListKind
+from schemas.tables import LISTING_TABLES, Achievement, ListingVector, Need, Organisation
 from services.matching.batch import match_all
-from services.search.sync import rebuild
+from services.matching.engine import counterpart, term_query, terms_of_row, vector_query
+from services.matching.outcomes import associations
+from services.matching.semantic import MODEL, encode, listing_text
+from services.matching.vectors import own_vector, pack, text_hash
+from services.search.indexes import SETTINGS
+from services.search.sync import REBUILD_BATCH, documents_of, listing_rows, rebuild
 from services.taxonomy import SEED, taxonomy
+
+ENCODE_CHUNK = 200  # texts per task of the encoding pool
 
 TITLE_SHAPES = ["基于{a}的{b}{c}技术", "{a}{b}关键技术及装备", "面向{c}的{a}与{b}", "{a}用高性能{b}", "{b}智能{a}系统"]
 NEED_SHAPES = ["{a}问题突出，想找{b}方面的解决办法", "我们的{c}经常出{a}的毛病，{b}成本太高", "寻求{a}与{b}合作开发",
@@ -70,51 +89,154 @@ def generate(rng: random.Random, count: int, org_ids: list, need: bool) -> list[
 
 
 async def load(ctx, achievements: int, needs: int) -> None:
+    """The generated listings, and their vectors encoded by two processes (`USE(threads=1)` each) and
+    stored in `listing_vector` as the worker would have stored them."""
     rng = random.Random(20261125)
     async with ctx.sessions() as session, session.begin():
         orgs = {kind: [uuid.uuid4() for _ in range(50)] for kind in ("university", "enterprise")}
         await session.execute(insert(Organisation), [
             {"id": i, "kind": kind, "name": f"{kind}-{n}"} for kind, ids in orgs.items() for n, i in enumerate(ids)])
-    for table, count, kind, is_need in ((Achievement, achievements, "university", False),
-                                        (Need, needs, "enterprise", True)):
-        for start in range(0, count, 5000):
-            rows = generate(rng, min(5000, count - start), orgs[kind], is_need)
-            async with ctx.sessions() as session, session.begin():
-                await session.execute(insert(table), rows)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for table, count, kind, is_need in ((Achievement, achievements, "university", False),
+                                            (Need, needs, "enterprise", True)):
+            list_kind = ListKind.needs if is_need else ListKind.achievements
+            for start in range(0, count, 5000):
+                rows = generate(rng, min(5000, count - start), orgs[kind], is_need)
+                listings = [table(**row) for row in rows]
+                texts = [listing_text(listing) for listing in listings]
+                chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
+                vectors = [v for chunk in await asyncio.gather(*(loop.run_in_executor(pool, encode, chunk)
+                                                                 for chunk in chunks)) for v in chunk]
+                async with ctx.sessions() as session, session.begin():
+                    await session.execute(insert(table), rows)
+                    await session.execute(insert(ListingVector), [
+                        {"listing_id": row["id"], "kind": list_kind.value, "model": MODEL,
+                         "text_hash": text_hash(listing), "vector": pack(vector)}
+                        for row, listing, vector in zip(rows, listings, vectors, strict=True)])
+
+
+def percentiles(timings: list[float]) -> tuple[float, float]:
+    timings = sorted(timings)
+    return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
+
+
+def raw_client(ctx) -> httpx.AsyncClient:
+    """Plain httpx to Meilisearch, asking for no compression like our client (bench/meili_client.py)."""
+    headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
+    if ctx.settings.meili_master_key:
+        headers["Authorization"] = f"Bearer {ctx.settings.meili_master_key}"
+    return httpx.AsyncClient(base_url=ctx.settings.meili_url, headers=headers, timeout=600, trust_env=False)
+
+
+async def raw_indexing(ctx, folder: Path) -> float:
+    """Seconds for raw Meilisearch to index the rebuild's documents (written to `folder` first, one JSON
+    body per batch, not timed) into scratch indexes with the same settings, sent in the same batches."""
+    bodies: dict[ListKind, list[Path]] = {}
+    for kind, table in LISTING_TABLES.items():
+        after = None
+        while True:
+            query = listing_rows(kind).where(table.status == ListingStatus.published).order_by(table.id)
+            async with ctx.sessions() as session:
+                rows = (await session.execute((query if after is None else query.where(table.id > after))
+                                              .limit(REBUILD_BATCH))).all()
+            if not rows:
+                break
+            after = rows[-1][0].id
+            path = folder / f"{kind.value}-{len(bodies.get(kind, []))}.json"
+            path.write_bytes(json.dumps(await documents_of(ctx, kind, rows), ensure_ascii=False,
+                                        separators=(",", ":")).encode())
+            bodies.setdefault(kind, []).append(path)
+    async with raw_client(ctx) as http:
+        for kind in bodies:
+            uid = ctx.search.uid(kind, "_scratch")
+            await ctx.search.client.wait_task(await ctx.search.client.create_index(uid, "id"))
+            await ctx.search.client.wait_task(await ctx.search.client.update_settings(uid, SETTINGS[kind]))
+        started = time.perf_counter()
+        tasks = []
+        for kind, paths in bodies.items():
+            for path in paths:
+                response = await http.post(f"/indexes/{ctx.search.uid(kind, '_scratch')}/documents",
+                                           params={"primaryKey": "id"}, content=path.read_bytes())
+                tasks.append(response.json()["taskUid"])
+        for task in tasks:
+            await ctx.search.client.wait_task(task, timeout=1800)
+        elapsed = time.perf_counter() - started
+        for kind in bodies:
+            await ctx.search.client.wait_task(await ctx.search.client.delete_index(ctx.search.uid(kind, "_scratch")))
+    return elapsed
+
+
+async def multi_search_body(ctx, kind: ListKind, row, learned) -> bytes:
+    """The multi-search a live match of this listing sends (services.matching.engine.match_listing)."""
+    async with ctx.sessions() as session:
+        vector = await own_vector(session, row)
+    queries = [term_query(ctx.search, counterpart(kind), term.term) for term in terms_of_row(row, learned)]
+    queries.append(vector_query(ctx.search, kind, row, vector, ctx.settings.match_semantic_pool))
+    return json.dumps({"queries": queries}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def live(client, ctx, samples: int) -> dict[str, tuple]:
+    """Per list: (API p50, p95, raw p50, p95), the two timed alternately over the same listings."""
+    out = {}
+    async with ctx.sessions() as session:
+        learned = await associations(session)
+    async with raw_client(ctx) as http:
+        for kind, table in LISTING_TABLES.items():
+            async with ctx.sessions() as session:
+                rows = list((await session.scalars(select(table).order_by(table.id).limit(samples))).all())
+            bodies = [await multi_search_body(ctx, kind, row, learned) for row in rows]
+            for row, body in list(zip(rows, bodies, strict=True))[:5]:  # warm-up
+                await client.get(f"/v1/{kind.value}/{row.id}/matches")
+                await http.post("/multi-search", content=body)
+            api, raw = [], []
+            for row, body in zip(rows, bodies, strict=True):
+                started = time.perf_counter()
+                response = await client.get(f"/v1/{kind.value}/{row.id}/matches")
+                api.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+                started = time.perf_counter()
+                response = await http.post("/multi-search", content=body)
+                raw.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+            out[kind.value] = (*percentiles(api), *percentiles(raw))
+    return out
 
 
 async def main(args) -> None:
     async with bench_stack() as (client, ctx):
         started = time.perf_counter()
         await load(ctx, args.achievements, args.needs)
-        elapsed = time.perf_counter() - started
-        print(f"generated {args.achievements} achievements, {args.needs} needs in {elapsed:.0f} s")
+        total = args.achievements + args.needs
+        print(f"generated {args.achievements} achievements, {args.needs} needs and encoded their vectors "
+              f"in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
         await rebuild(ctx)
-        print(f"indexed in {time.perf_counter() - started:.0f} s (market reindex)")
+        build = time.perf_counter() - started
+        with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
+            raw_build = await raw_indexing(ctx, Path(folder))
+        print(f"index build: market reindex {total / build:.0f} docs/s ({build:.0f} s), raw Meilisearch "
+              f"{total / raw_build:.0f} docs/s ({raw_build:.0f} s): {raw_build / build:.2f}x")
 
-        for kind, table in (("needs", Need), ("achievements", Achievement)):
-            async with ctx.sessions() as session:
-                ids = list((await session.scalars(select(table.id).order_by(table.id).limit(args.samples))).all())
-            for listing_id in ids[:5]:  # warm-up
-                await client.get(f"/v1/{kind}/{listing_id}/matches")
-            timings = []
-            for listing_id in ids:
-                t = time.perf_counter()
-                response = await client.get(f"/v1/{kind}/{listing_id}/matches")
-                timings.append((time.perf_counter() - t) * 1000)
-                assert response.status_code == 200, response.text
-            timings.sort()
-            p95 = timings[int(len(timings) * 0.95) - 1]
-            print(f"live match of {kind}: p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms "
-                  f"({len(timings)} requests through the API)")
+        timings = await live(client, ctx, args.samples)
+        for kind, (p50, p95, raw50, raw95) in timings.items():
+            print(f"live match of {kind}: API p50 {p50:.1f} / p95 {p95:.1f} ms, its multi-search raw "
+                  f"p50 {raw50:.1f} / p95 {raw95:.1f} ms ({args.samples} each)")
 
         started = time.perf_counter()
         count = await match_all(ctx, limit=args.batch)
         elapsed = time.perf_counter() - started
-        total = args.achievements + args.needs
-        print(f"market match --all: {count} listings in {elapsed:.1f} s = {count / elapsed:.1f} listings/s "
-              f"(all {total} would take ~{total / (count / elapsed) / 60:.0f} min)")
+        rate = count / elapsed
+        print(f"market match --all: {count} listings in {elapsed:.1f} s = {rate:.1f} listings/s "
+              f"(all {total} would take ~{total / rate / 60:.0f} min)")
+
+        print(f"\n| what ({args.achievements} achievements, {args.needs} needs) | ours | raw Meilisearch | ratio |")
+        print("|---|---|---|---|")
+        print(f"| index build, docs/s | {total / build:.0f} | {total / raw_build:.0f} | {raw_build / build:.2f} |")
+        for kind, (p50, p95, raw50, raw95) in timings.items():
+            print(f"| live match of {kind}, p50 / p95 ms | {p50:.1f} / {p95:.1f} | {raw50:.1f} / {raw95:.1f} "
+                  f"| {p95 / raw95:.2f} (p95) |")
+        print(f"| `market match --all`, listings/s | {rate:.1f} | | |")
 
 
 if __name__ == "__main__":

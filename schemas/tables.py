@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -221,6 +222,21 @@ class Need(SQLModel, table=True):
 
 
 LISTING_TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
+
+
+class ListingVector(SQLModel, table=True):
+    """A listing's sentence vector (float32 bytes), kept so that a reindex never re-encodes: the worker
+    encodes again only when the listing's text (`text_hash`) or the encoder (`model`) changed. One table
+    for both lists rather than a column on each: the listing rows that every read loads stay narrow
+    (a vector is 2 KB), and both lists' vectors are read, stored and rebuilt by the same code."""
+
+    __tablename__ = "listing_vector"
+    listing_id: uuid.UUID = Field(primary_key=True)  # an achievement's or a need's id
+    kind: str  # ListKind
+    model: str  # services.matching.semantic.MODEL
+    text_hash: str
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(sa_column=_now_column())
 
 
 # --- publications of the two lists ----------------------------------------------------------------

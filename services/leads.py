@@ -125,7 +125,7 @@ async def add_manual(session: AsyncSession, ctx, principal: Principal, need_id: 
                                     .with_for_update())
     if existing is not None and existing.status == LeadStatus.active:
         raise Conflict("this pair is already an active lead", code="lead.duplicate", field="body")
-    match = await score_rows(ctx.search, ctx.settings, need, achievement)
+    match = await score_rows(session, ctx.settings, need, achievement)
     score, reasons = match.score, match.reasons
     now = datetime.now(UTC)
     if existing is None:

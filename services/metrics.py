@@ -38,6 +38,9 @@ INDEX_LAG_LAST = Gauge(
 LEAD_RECOMPUTATION_SECONDS = Histogram(
     "market_lead_recomputation_duration_seconds", "Recomputing the leads of the listings of one outbox batch",
     buckets=SLOW, registry=REGISTRY)
+VECTORS_ENCODED = Counter(
+    "market_vectors_encoded", "Listing texts run through the sentence encoder (a reindex should add none)",
+    registry=REGISTRY)
 WEBHOOK_DELIVERY_FAILURES = Counter(
     "market_webhook_delivery_failures_total", "Webhook deliveries that failed (each attempt)", ["reason"],
     registry=REGISTRY)

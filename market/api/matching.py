@@ -5,47 +5,34 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from market.api.deps import Pagination, Search, Session
+from market.api.deps import AppSettings, Pagination, Search, Session
 from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator, Operator
 from schemas.common import Page
 from schemas.enums import LeadSource, LeadStatus, LeadView, ListKind
-from schemas.matching import LeadCreate, LeadRead, MatchPage, MatchRead
+from schemas.matching import LeadCreate, LeadRead, MatchPage
 from schemas.outcomes import LeadDismiss, MatchingQuality
 from services import leads, pipeline
-from services.matching import ENGINE_VERSION, outcomes
+from services.matching import outcomes
 from services.matching.engine import live_matches
 from services.pagination import bigint, decode_cursor, finite, page
-from services.principal import Principal
 
 router = APIRouter(tags=["matching"])
 Limit = Annotated[int, Query(ge=1, le=100, description="How many matches (default: the configured K)")]
 
 
-async def _matches(request: Request, session, search, principal: Principal, kind: ListKind, listing_id: uuid.UUID,
-                   limit: int | None) -> MatchPage:
-    settings = request.app.state.settings
-    found = await live_matches(session, search, settings, principal, kind, listing_id,
-                               limit or settings.match_top_k)
-    return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
-        MatchRead(id=m.id, title=m.document["title"], summary=m.document.get("summary") or "",
-                  organisation_name=m.document["organisation_name"], field=m.document["field"],
-                  region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
-        for m in found])
-
-
 @router.get("/v1/needs/{need_id}/matches", response_model=MatchPage)
-async def needs_matches(need_id: uuid.UUID, request: Request, session: Session, search: Search, principal: Anyone,
-                        limit: Limit = None):
+async def needs_matches(need_id: uuid.UUID, session: Session, search: Search, settings: AppSettings,
+                        principal: Anyone, limit: Limit = None):
     """The achievements that best fit this need, live, with a score in [0, 1] and the reasons.
     Works on the owner's unpublished drafts too, to preview before publishing."""
-    return await _matches(request, session, search, principal, ListKind.needs, need_id, limit)
+    return await live_matches(session, search, settings, principal, ListKind.needs, need_id, limit)
 
 
 @router.get("/v1/achievements/{achievement_id}/matches", response_model=MatchPage)
-async def achievements_matches(achievement_id: uuid.UUID, request: Request, session: Session, search: Search,
+async def achievements_matches(achievement_id: uuid.UUID, session: Session, search: Search, settings: AppSettings,
                                principal: Anyone, limit: Limit = None):
     """The needs this achievement best fits, live, with a score and the reasons."""
-    return await _matches(request, session, search, principal, ListKind.achievements, achievement_id, limit)
+    return await live_matches(session, search, settings, principal, ListKind.achievements, achievement_id, limit)
 
 
 @router.get("/v1/matching/quality", response_model=MatchingQuality)

@@ -1,36 +1,124 @@
-"""`market match --all`: recompute the leads of every published listing, reporting its progress."""
+"""`market match --all`: recompute the leads of every published listing, in batches that share work.
+
+Per batch of listings of one list: their rows and stored vectors in one query, their terms (off the
+loop), each distinct term asked once a run (`TermAnswers`: a term many listings use costs one query),
+their vector queries in one multi-search, scoring, then the batch's leads written in one transaction.
+Needs first, then achievements: within a phase no two listings touch the same lead rows, so the
+concurrent batches never wait on (or deadlock with) each other.
+"""
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES
-from services.matching.refresh import refresh_listing
+from schemas.tables import LISTING_TABLES, ListingVector
+from services.matching.engine import counterpart, fuse, term_query, terms_of_row, vector_query
+from services.matching.outcomes import associations
+from services.matching.refresh import write
+from services.matching.scoring import Weights
+from services.matching.vectors import STORED, vectors_of
 from services.progress import SILENT, Progress
+from services.search.client import SearchError
 
-CONCURRENCY = 8
+BATCH = 100  # listings of one list scored and written together
+CONCURRENCY = 2  # batches at a time: one computes while the other waits on Meilisearch or PostgreSQL
+QUERIES_PER_REQUEST = 100  # term or vector queries in one multi-search request
+TERM_ANSWERS = 4000  # the most recently used answers kept (each up to 50 hits): ~100-200 MB at most
+
+
+class TermAnswers:
+    """A run's answers to the term queries against one list, each distinct term asked once (and again
+    only if it fell out of the most recently used TERM_ANSWERS). Concurrent batches wanting the same
+    term wait on the one request that asks it."""
+
+    def __init__(self, search, other: ListKind):
+        self.search, self.other = search, other
+        self._answers: OrderedDict[str, asyncio.Future] = OrderedDict()
+
+    async def get(self, terms: Iterable[str]) -> dict[str, dict]:
+        terms = set(terms)
+        missing = sorted(t for t in terms if t not in self._answers)
+        loop = asyncio.get_running_loop()
+        self._answers.update((term, loop.create_future()) for term in missing)
+        wanted = {term: self._answers[term] for term in terms}  # before any wait: eviction cannot lose one
+        for term in terms:
+            self._answers.move_to_end(term)
+        while len(self._answers) > TERM_ANSWERS:
+            self._answers.popitem(last=False)
+        try:
+            for start in range(0, len(missing), QUERIES_PER_REQUEST):
+                chunk = missing[start:start + QUERIES_PER_REQUEST]
+                response = await self.search.client.multi_search(
+                    [term_query(self.search, self.other, term) for term in chunk])
+                for term, result in zip(chunk, response["results"], strict=True):
+                    wanted[term].set_result(result)
+        except BaseException as exc:
+            for term in missing:
+                if not wanted[term].done():
+                    wanted[term].set_exception(exc)
+                    wanted[term].exception()  # marked as retrieved: the batch that asked raises it
+                    if self._answers.get(term) is wanted[term]:
+                        del self._answers[term]  # a later batch asks again
+            raise
+        return {term: await future for term, future in wanted.items()}
+
+
+async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]) -> None:
+    """One batch of listings of one list: matched together, their leads written in one transaction
+    (each listing as `refresh_listing` writes it: same lock order, retirement and dismissals)."""
+    settings, search = ctx.settings, ctx.search
+    table = LISTING_TABLES[kind]
+    weights = Weights.from_settings(settings)
+    pool = settings.match_semantic_pool if weights.semantic else 0
+    async with ctx.sessions() as session:
+        found = (await session.execute(select(table, *STORED).outerjoin(
+            ListingVector, ListingVector.listing_id == table.id).where(table.id.in_(ids)))).all()
+    rows = [entry[0] for entry in found if entry[0].status == ListingStatus.published]
+    vectors = await vectors_of(ctx.sessions, kind, [(entry[0], tuple(entry[1:])) for entry in found
+                                                    if entry[0].status == ListingStatus.published]) if pool else {}
+    terms = await asyncio.to_thread(lambda: [terms_of_row(row, learned) for row in rows])
+    try:
+        term_results = await answers.get(term.term for listing_terms in terms for term in listing_terms)
+        vector_hits: list = [None] * len(rows)
+        for start in range(0, len(rows) if pool else 0, QUERIES_PER_REQUEST):
+            chunk = rows[start:start + QUERIES_PER_REQUEST]
+            response = await search.client.multi_search(
+                [vector_query(search, kind, row, vectors[row.id], pool) for row in chunk])
+            vector_hits[start:start + len(chunk)] = [result["hits"] for result in response["results"]]
+        matches = await asyncio.to_thread(lambda: {
+            row.id: fuse(search.owner_key(row.organisation_id), kind, row, listing_terms,
+                         [term_results[t.term] for t in listing_terms], hits, pool, weights, settings.match_top_k)
+            for row, listing_terms, hits in zip(rows, terms, vector_hits, strict=True)})
+    except SearchError as exc:
+        if exc.code != "index_not_found":
+            raise
+        matches = {row.id: [] for row in rows}  # the other list has no index yet: no matches
+    async with ctx.sessions() as session, session.begin():
+        for listing_id in sorted(ids):  # one writer per listing, in a fixed order
+            await write(session, kind, listing_id, matches.get(listing_id))
 
 
 async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) -> int:
-    """Every published need and achievement (or the first `limit` of each list, for a benchmark),
-    a few at a time; each listing's leads in their own transaction."""
-    work: list[tuple[ListKind, object]] = []
+    """Every published need and achievement (or the first `limit` of each list, for a benchmark)."""
+    work: dict[ListKind, list] = {}
     async with ctx.sessions() as session:
         for kind, table in LISTING_TABLES.items():
-            ids = (await session.scalars(select(table.id).where(table.status == ListingStatus.published)
-                                         .order_by(table.id).limit(limit))).all()
-            work += [(kind, listing_id) for listing_id in ids]
-    progress.start(len(work))
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(kind: ListKind, listing_id) -> None:
-        async with gate:
-            await refresh_listing(ctx, kind, listing_id)
-            progress.advance()
-
-    # Needs first, then achievements: within a phase no two listings touch the same lead rows, so
-    # concurrent transactions never wait on (or deadlock with) each other.
+            work[kind] = list((await session.scalars(select(table.id).where(
+                table.status == ListingStatus.published).order_by(table.id).limit(limit))).all())
+        learned = await associations(session)
+    progress.start(sum(len(ids) for ids in work.values()))
     for phase in ListKind.needs, ListKind.achievements:
-        await asyncio.gather(*(one(kind, listing_id) for kind, listing_id in work if kind == phase))
-    return len(work)
+        answers = TermAnswers(ctx.search, counterpart(phase))  # per phase: the other list's answers
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(kind: ListKind, ids: list, answers: TermAnswers = answers, gate=gate) -> None:
+            async with gate:
+                await match_batch(ctx, kind, ids, answers, learned)
+                progress.advance(len(ids))
+
+        ids = work[phase]
+        await asyncio.gather(*(one(phase, ids[start:start + BATCH]) for start in range(0, len(ids), BATCH)))
+    return sum(len(ids) for ids in work.values())

@@ -19,14 +19,16 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from schemas.enums import ListKind
+from schemas.matching import MatchPage, MatchRead
 from schemas.tables import Achievement, Need
 from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import apply_dismissals, associations
 from services.matching.scoring import Side, Weights, max_score, score_pair
-from services.matching.semantic import EMBEDDER, encode, listing_text
+from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
+from services.matching.vectors import own_vector
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
@@ -41,7 +43,7 @@ LOCAL_RARITY = 0.75
 LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
-            "published_at", "problem_n"]
+            "published_at", "problem_n", "owner_org"]
 
 @dataclass
 class Match:
@@ -103,28 +105,39 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
+def term_query(search, other: ListKind, term: str) -> dict:
+    """A term's query against the other list. It carries no per-listing filter, so that one answer
+    serves every listing using the term (`market match --all` asks each term once a run): the listing's
+    own organisation's hits are left out afterwards (`fuse`)."""
+    return {"indexUid": search.uid(other), "q": term, "limit": PER_TERM_LIMIT, "matchingStrategy": "all",
+            "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
+
+
+def vector_query(search, kind: ListKind, row: Achievement | Need, vector: list[float], pool: int) -> dict:
+    """The listing's own vector query (one per listing, so its own organisation is filtered out here)."""
+    return {"indexUid": search.uid(counterpart(kind)), "vector": vector,
+            "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
+            "filter": f"owner_org != {quote(search.owner_key(row.organisation_id))}", "limit": pool,
+            "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
+
+
 async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
-                        learned: dict[str, list[str]] | None = None) -> list[Match]:
+                        learned: dict[str, list[str]] | None = None, vector: list[float] | None = None
+                        ) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
     candidates from the term queries and from one vector query, in the same multi-search request.
-    `learned`: the term associations of won leads (services.matching.outcomes.associations)."""
+    `learned`: the term associations of won leads (services.matching.outcomes.associations); `vector`:
+    the listing's own (services.matching.vectors.own_vector), None for no vector query."""
     terms = await asyncio.to_thread(terms_of_row, row, learned)  # segmentation is CPU work: off the loop
     weights = Weights.from_settings(settings)
-    vector = await own_vector(search, kind, row) if weights.semantic and settings.match_semantic_pool else None
+    if not (weights.semantic and settings.match_semantic_pool):
+        vector = None
     if not terms and vector is None:
         return []
     other = counterpart(kind)
-    own_org = f"owner_org != {quote(search.owner_key(row.organisation_id))}"
-    queries = [{
-        "indexUid": search.uid(other), "q": term.term, "filter": own_org, "limit": PER_TERM_LIMIT,
-        "matchingStrategy": "all", "showRankingScore": True, "attributesToRetrieve": RETRIEVE,
-    } for term in terms]
+    queries = [term_query(search, other, term.term) for term in terms]
     if vector is not None:
-        queries.append({
-            "indexUid": search.uid(other), "vector": vector, "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
-            "filter": own_org, "limit": settings.match_semantic_pool, "showRankingScore": True,
-            "attributesToRetrieve": RETRIEVE,
-        })
+        queries.append(vector_query(search, kind, row, vector, settings.match_semantic_pool))
     try:
         response = await search.client.multi_search(queries)
     except SearchError as exc:
@@ -132,13 +145,23 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
             return []
         raise
     results = response["results"]
-    combined = combine(terms, results[:len(terms)])
-    similarities = similarities_of(results[len(terms)]["hits"]) if vector is not None else {}
-    for hit in results[len(terms)]["hits"] if vector is not None else []:
+    vector_hits = results[len(terms)]["hits"] if vector is not None else None
+    return fuse(search.owner_key(row.organisation_id), kind, row, terms, results[:len(terms)], vector_hits,
+                settings.match_semantic_pool, weights, limit)
+
+
+def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm], term_results: list[dict],
+         vector_hits: list[dict] | None, pool: int, weights: Weights, limit: int) -> list[Match]:
+    """The ranked matches of one listing from its term queries' answers and its vector query's hits
+    (None: no vector query). `owner`: the listing's `owner_org`, whose listings are no match."""
+    combined = {doc_id: found for doc_id, found in combine(terms, term_results).items()
+                if found[2].get("owner_org") != owner}
+    similarities = similarities_of(vector_hits) if vector_hits is not None else {}
+    for hit in vector_hits or []:
         if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
             combined.setdefault(hit["id"], (0.0, [], hit))
     # A candidate the vector query did not return is at most as similar as the least similar it did.
-    full = similarities and len(similarities) >= settings.match_semantic_pool
+    full = similarities and len(similarities) >= pool
     unseen = min(similarities.values()) if full else None
     return rank(kind, row, combined, similarities, unseen, weights, limit)
 
@@ -172,21 +195,6 @@ def similarities_of(hits: list[dict]) -> dict[str, float]:
     return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
 
 
-async def own_vector(search, kind: ListKind, row: Achievement | Need) -> list[float] | None:
-    """The listing's sentence vector: the one the worker stored with its document, or (a draft, or a
-    listing not yet indexed) encoded now."""
-    try:
-        document = await search.client.get_document(search.uid(kind), str(row.id),
-                                                    {"fields": "id", "retrieveVectors": "true"})
-        vector = ((document.get("_vectors") or {}).get(EMBEDDER) or {}).get("embeddings")
-        if vector:
-            return vector[0] if isinstance(vector[0], list) else vector
-    except SearchError as exc:
-        if exc.code not in ("document_not_found", "index_not_found"):
-            raise
-    return (await asyncio.to_thread(encode, [listing_text(row)]))[0]
-
-
 def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
     """How matches are ordered: by score, and equal scores by what a broker would look at next (the
     better text relevance, then the better structured fit, then the newer listing), then by title and
@@ -198,7 +206,8 @@ def rank_key(score: float, components: list[dict], published_at: datetime | None
 
 
 def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
-    title, problem = doc.get("title_n", ""), doc.pop("problem_n", "")
+    # The document is not changed: `market match --all` shares one term's answer among many listings.
+    title, problem = doc.get("title_n", ""), doc.get("problem_n") or ""
     matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
     for term in matched:
         term["highlight"] = highlight(title, [term["term"]]) if term["term"] in title else None
@@ -226,7 +235,7 @@ def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, l
     return 1.0 - miss, matched
 
 
-async def score_rows(search, settings, need: Need, achievement: Achievement) -> Match:
+async def score_rows(session, settings, need: Need, achievement: Achievement) -> Match:
     """The need's view of one (need, achievement) pair, scored from both rows and their stored vectors
     (a lead added by hand)."""
     doc = {"id": str(achievement.id), "title_n": normalise(achievement.title),
@@ -237,8 +246,7 @@ async def score_rows(search, settings, need: Need, achievement: Achievement) -> 
     weights = Weights.from_settings(settings)
     similarity = None
     if weights.semantic:
-        first, second = (await own_vector(search, ListKind.needs, need),
-                         await own_vector(search, ListKind.achievements, achievement))
+        first, second = await own_vector(session, need), await own_vector(session, achievement)
         similarity = sum(a * b for a, b in zip(first, second, strict=True))
     score, components = score_pair(taxonomy(), weights, text, side_of_row(need), side_of_row(achievement),
                                    achievement.published_at, datetime.now(UTC), similarity)
@@ -255,8 +263,9 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
-                       limit: int) -> list[Match]:
-    """Matches of a listing the caller may read (an owner previews a draft's matches before publishing)."""
+                       limit: int | None = None) -> MatchPage:
+    """Matches of a listing the caller may read (an owner previews a draft's matches before publishing):
+    the best `limit` (default: the configured K)."""
     from services import listings
 
     spec = listings.SPECS[kind]
@@ -264,13 +273,16 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
     learned = await associations(session)
+    vector = await own_vector(session, row[0])
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit, learned)
+    matches = await match_listing(search, settings, kind, row[0], limit or settings.match_top_k, learned, vector)
     matches = await apply_dismissals(session, kind, listing_id, matches)
     # Summaries for display come from PostgreSQL: the term queries keep their answers small.
     other_kind = kinds.of(kind).other()
     other, text = other_kind.table, getattr(other_kind.table, other_kind.summary)
     found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
-    for match in matches:
-        match.document["summary"] = (found.get(match.id) or "")[:160]
-    return matches
+    return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
+        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id) or "")[:160],
+                  organisation_name=m.document["organisation_name"], field=m.document["field"],
+                  region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
+        for m in matches])

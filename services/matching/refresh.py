@@ -19,6 +19,7 @@ from services import kinds
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart, match_listing
 from services.matching.outcomes import apply_dismissals, associations
+from services.matching.vectors import own_vector
 from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 from services.search.sync import OUTBOX_KINDS
 
@@ -27,6 +28,20 @@ def _columns(kind: ListKind):
     """(this side's id column, the other side's id column, this side's rank column)."""
     about = kinds.of(kind)
     return getattr(Lead, about.lead_column), getattr(Lead, about.other().lead_column), about.rank_column
+
+
+def _upsert(kind: ListKind):
+    _, _, rank = _columns(kind)
+    statement = insert(Lead)
+    # A pair scores a little differently from each side (each side's own terms are the query). The
+    # need's view is the lead's score: the achievement side sets it only for a pair it creates.
+    updated = (rank, "status", "updated_at") if kind == ListKind.achievements else (
+        "score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")
+    return statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
+        name: statement.excluded[name] for name in updated})
+
+
+UPSERT = {kind: _upsert(kind) for kind in ListKind}
 
 
 async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
@@ -45,13 +60,9 @@ async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
             "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
             "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
         } for position, match in enumerate(matches, 1)]
-        statement = insert(Lead).values(rows)
-        # A pair scores a little differently from each side (each side's own terms are the query). The
-        # need's view is the lead's score: the achievement side sets it only for a pair it creates.
-        updated = (rank, "status", "updated_at") if kind == ListKind.achievements else (
-            "score", "reasons", rank, "status", "engine_version", "computed_at", "updated_at")
-        await session.execute(statement.on_conflict_do_update(constraint="uq_lead_pair", set_={
-            name: statement.excluded[name] for name in updated}))
+        # Parameters as a list (executemany), not inlined VALUES: the statement is compiled once per list
+        # and cached, where a VALUES list of K rows was compiled again on every refresh.
+        await session.execute(UPSERT[kind], rows)
     await session.execute(
         update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
                            Lead.source == LeadSource.engine, Lead.status == LeadStatus.active,
@@ -81,33 +92,43 @@ async def _lock_leads(session: AsyncSession, kind: ListKind, listing_id: uuid.UU
     await session.execute(select(Lead.id).where(own == listing_id).order_by(other).with_for_update())
 
 
+async def write(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match] | None
+                ) -> set[uuid.UUID]:
+    """Store one listing's matches (None: it is not published) in the caller's transaction, under the
+    lock order of `_lock_leads`. Returns the counterparts whose lists may change: the new matches, and
+    the ones it had before (their ranks of this pair are now stale)."""
+    table = LISTING_TABLES[kind]
+    await _lock_leads(session, kind, listing_id)
+    # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
+    status = await session.scalar(select(table.status).where(table.id == listing_id))
+    if matches is None or status != ListingStatus.published:
+        return await retire(session, kind, listing_id)
+    own, other, _ = _columns(kind)
+    before = set((await session.scalars(
+        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
+    matches = await apply_dismissals(session, kind, listing_id, matches)
+    await store(session, kind, listing_id, matches)
+    return before | {m.id for m in matches}
+
+
 @timed(LEAD_RECOMPUTATION_SECONDS)
 async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: bool = False) -> set[uuid.UUID]:
     """Recompute one listing's matches and store them. The row is read, the connection given back, the
     matches computed against Meilisearch outside any transaction, then the leads written in one short
-    transaction. Returns the counterparts whose lists may change: the new matches, and the ones it had
-    before (their ranks of this pair are now stale); with `fan_out`, each of them gets a deduplicated
-    refresh request in the same transaction, handled by whichever worker claims it."""
+    transaction (`write`); with `fan_out`, each counterpart touched gets a deduplicated refresh request
+    in the same transaction, handled by whichever worker claims it."""
     table = LISTING_TABLES[kind]
     async with ctx.sessions() as session:
         row = await session.get(table, listing_id)
         learned = await associations(session)
+        live = row is not None and row.status == ListingStatus.published
+        vector = await own_vector(session, row) if live else None
     matches = None
-    if row is not None and row.status == ListingStatus.published:
-        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned)
+    if live:
+        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned,
+                                      vector)
     async with ctx.sessions() as session, session.begin():
-        await _lock_leads(session, kind, listing_id)
-        # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
-        status = await session.scalar(select(table.status).where(table.id == listing_id))
-        if matches is None or status != ListingStatus.published:
-            touched = await retire(session, kind, listing_id)
-        else:
-            own, other, _ = _columns(kind)
-            before = set((await session.scalars(
-                select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
-            matches = await apply_dismissals(session, kind, listing_id, matches)
-            await store(session, kind, listing_id, matches)
-            touched = before | {m.id for m in matches}
+        touched = await write(session, kind, listing_id, matches)
         if fan_out:
             await request_refresh(session, counterpart(kind), touched)
     return touched

@@ -4,7 +4,6 @@ The original text is kept for display; `*_n` fields hold the simplified, normali
 query in either script finds documents in either script (DOMAIN.md, "Text is Chinese, in both scripts").
 """
 
-import asyncio
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +11,6 @@ from decimal import Decimal
 from schemas.listings import CONFIDENTIAL_OWNER
 from schemas.tables import Achievement, Need
 from services.kinds import ACHIEVEMENT
-from services.matching.semantic import EMBEDDER, encode, listing_text
 from services.taxonomy import taxonomy
 from services.text import normalise
 
@@ -111,12 +109,3 @@ def need_document(row: Need, org_name: str, owner_key: str) -> dict:
     if row.confidential:  # the public index never learns who a confidential firm is
         document.update(organisation_id=None, organisation_name=CONFIDENTIAL_OWNER)
     return document
-
-
-async def attach_vectors(rows: list, documents: list[dict]) -> None:
-    """Each document gets its listing's sentence vector (`_vectors`), off the event loop: encoding
-    takes ~10-30 ms a listing, so it is the worker's job, never a writer's request."""
-    by_id = {str(row.id): row for row in rows}
-    vectors = await asyncio.to_thread(encode, [listing_text(by_id[d["id"]]) for d in documents])
-    for document, vector in zip(documents, vectors, strict=True):
-        document["_vectors"] = {EMBEDDER: vector}

@@ -40,6 +40,9 @@ SETTINGS: dict[ListKind, dict] = {
 }
 for _settings in SETTINGS.values():
     _settings["displayedAttributes"] += ["title_n", "summary_n", "keywords_n"]  # Meilisearch marks terms here
+    # Matching leaves a listing's own organisation out of shared term answers (services.matching.engine);
+    # the API never shows it (hits are read into API models field by field).
+    _settings["displayedAttributes"].append("owner_org")
     _settings.update({
         "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
         "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8}},

@@ -2,36 +2,58 @@
 
 import logging
 import uuid
+from collections import deque
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, Organisation, OutboxEvent
+from schemas.tables import LISTING_TABLES, ListingVector, Organisation, OutboxEvent
 from services import kinds
+from services.matching.semantic import EMBEDDER
+from services.matching.vectors import STORED, forget, vectors_of
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
-from services.search.documents import achievement_document, attach_vectors, need_document
+from services.search.documents import achievement_document, need_document
 from services.search.indexes import SearchIndexes
 
 log = logging.getLogger(__name__)
 DOCUMENTS = {ListKind.achievements: achievement_document, ListKind.needs: need_document}
 REBUILD_SUFFIX = "_rebuild"
 OUTBOX_KINDS = {noun: about.kind for noun, about in kinds.BY_NOUN.items()}  # aggregate_type -> list
+# A rebuild's documents per Meilisearch write (~3 KB each with its vector), and writes waiting to be indexed.
+REBUILD_BATCH, IN_FLIGHT = 2000, 2
 
 
-async def listing_documents(session: AsyncSession, search: SearchIndexes, kind: ListKind,
-                            ids: set[uuid.UUID]) -> tuple[list[dict], set[uuid.UUID]]:
-    """(documents of the published listings, ids to remove: every other one, or a deleted one)."""
+def listing_rows(kind: ListKind):
+    """Listing rows with their organisation's name and their stored vector: one query for a batch."""
     table = LISTING_TABLES[kind]
-    rows = (await session.execute(
-        select(table, Organisation.name).join(Organisation, Organisation.id == table.organisation_id)
-        .where(table.id.in_(ids))
-    )).all()
-    documents = [DOCUMENTS[kind](row, name, search.owner_key(row.organisation_id))
-                 for row, name in rows if row.status == ListingStatus.published]
-    await attach_vectors([row for row, _ in rows], documents)
+    return (select(table, Organisation.name, *STORED).join(Organisation, Organisation.id == table.organisation_id)
+            .outerjoin(ListingVector, ListingVector.listing_id == table.id))
+
+
+async def documents_of(ctx, kind: ListKind, rows: list) -> list[dict]:
+    """The documents of the published ones of these rows (from `listing_rows`), each with its vector."""
+    published = [found for found in rows if found[0].status == ListingStatus.published]
+    vectors = await vectors_of(ctx.sessions, kind, [(found[0], tuple(found[2:])) for found in published])
+    documents = []
+    for row, name, *_ in published:
+        document = DOCUMENTS[kind](row, name, ctx.search.owner_key(row.organisation_id))
+        document["_vectors"] = {EMBEDDER: vectors[row.id]}
+        documents.append(document)
+    return documents
+
+
+async def listing_documents(ctx, kind: ListKind, ids: set[uuid.UUID]) -> tuple[list[dict], set[uuid.UUID]]:
+    """(documents of the published listings, ids to remove: every other one, or a deleted one). The rows
+    are read and the connection given back before any encoding or Meilisearch call."""
+    table = LISTING_TABLES[kind]
+    async with ctx.sessions() as session:
+        rows = (await session.execute(listing_rows(kind).where(table.id.in_(ids)))).all()
+    documents = await documents_of(ctx, kind, rows)
+    if deleted := ids - {found[0].id for found in rows}:
+        async with ctx.sessions() as session, session.begin():
+            await forget(session, deleted)
     return documents, ids - {uuid.UUID(d["id"]) for d in documents}
 
 
@@ -48,23 +70,38 @@ async def apply_documents(search: SearchIndexes, kind: ListKind, documents: list
         await search.client.wait_task(task, timeout=120)
 
 
-async def sync_listings(session: AsyncSession, search: SearchIndexes, kind: ListKind, ids: Iterable[uuid.UUID],
-                        suffix: str = "") -> None:
-    """Published listings are upserted, every other one (or a deleted one) removed; waits for Meilisearch."""
+async def index_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID]) -> None:
+    """The worker's sync: published listings are upserted, every other one (or a deleted one) removed;
+    no transaction (and no pooled connection) waits on the encoder or on Meilisearch."""
     ids = set(ids)
     if ids:
-        await apply_documents(search, kind, *await listing_documents(session, search, kind, ids), suffix)
+        await apply_documents(ctx.search, kind, *await listing_documents(ctx, kind, ids))
 
 
-async def index_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID]) -> None:
-    """The worker's sync: the rows are read and the connection given back before Meilisearch is called,
-    so no transaction (and no pooled connection) waits on Meilisearch."""
-    ids = set(ids)
-    if not ids:
-        return
-    async with ctx.sessions() as session:
-        documents, gone = await listing_documents(session, ctx.search, kind, ids)
-    await apply_documents(ctx.search, kind, documents, gone)
+async def _build(ctx, kind: ListKind, progress: Progress) -> int:
+    """Every published listing of one list into its `_rebuild` index: documents built in bulk, batch by
+    batch in id order (one query each, stored vectors read with the rows), and pipelined: the next batch
+    is built and sent while Meilisearch indexes the previous ones."""
+    table = LISTING_TABLES[kind]
+    pending: deque[int] = deque()
+    count, after = 0, None
+    while True:
+        query = (listing_rows(kind).where(table.status == ListingStatus.published).order_by(table.id)
+                 .limit(REBUILD_BATCH))
+        async with ctx.sessions() as session:
+            rows = (await session.execute(query if after is None else query.where(table.id > after))).all()
+        if not rows:
+            break
+        after = rows[-1][0].id
+        documents = await documents_of(ctx, kind, rows)
+        if len(pending) >= IN_FLIGHT:
+            await ctx.search.client.wait_task(pending.popleft(), timeout=600)
+        pending.append(await ctx.search.upsert(kind, documents, REBUILD_SUFFIX))
+        count += len(rows)
+        progress.advance(len(rows))
+    for task in pending:
+        await ctx.search.client.wait_task(task, timeout=600)
+    return count
 
 
 async def rebuild(ctx, progress: Progress = SILENT) -> dict[str, int]:
@@ -80,22 +117,14 @@ async def rebuild(ctx, progress: Progress = SILENT) -> dict[str, int]:
             if exc.code != "index_not_found":
                 raise
     await search.ensure(REBUILD_SUFFIX)
-    published: dict[ListKind, list[uuid.UUID]] = {}
     async with ctx.sessions() as session:
-        for kind, table in LISTING_TABLES.items():
-            published[kind] = list((await session.scalars(
-                select(table.id).where(table.status == ListingStatus.published).order_by(table.id))).all())
-    progress.start(sum(len(ids) for ids in published.values()))
-    for kind, ids in published.items():
-        async with ctx.sessions() as session:
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start:start + 1000]
-                await sync_listings(session, search, kind, chunk, REBUILD_SUFFIX)
-                progress.advance(len(chunk))
+        progress.start(sum([await session.scalar(select(func.count()).select_from(table).where(
+            table.status == ListingStatus.published)) for table in LISTING_TABLES.values()]))
+    counts = {kind.value: await _build(ctx, kind, progress) for kind in LISTING_TABLES}
     await search.swap_in(REBUILD_SUFFIX)
-    async with ctx.sessions() as session:  # writes that the workers sent to the old index meanwhile
-        for noun, kind in OUTBOX_KINDS.items():
+    for noun, kind in OUTBOX_KINDS.items():  # writes that the workers sent to the old index meanwhile
+        async with ctx.sessions() as session:
             changed = (await session.scalars(select(OutboxEvent.aggregate_id).distinct().where(
                 OutboxEvent.id > last_event, OutboxEvent.aggregate_type == noun))).all()
-            await sync_listings(session, search, kind, [uuid.UUID(i) for i in changed])
-    return {kind.value: len(ids) for kind, ids in published.items()}
+        await index_listings(ctx, kind, [uuid.UUID(i) for i in changed])
+    return counts

@@ -1,0 +1,42 @@
+"""`market match --all` in batches: the same leads as the live match, and never a listing's own side."""
+
+from services.matching import batch
+from services.matching.batch import match_all
+from tests.factories import create_listing
+
+PICKER = dict(title="基于视觉识别的茶叶嫩芽定位与柔性采摘末端执行器", keywords=["嫩芽识别", "采摘机器人", "末端执行器"],
+              summary="面向名优茶机械化采摘的嫩芽识别与柔性采摘技术。",
+              description="采用深度学习识别茶叶嫩芽，柔性末端执行器采摘损伤率低于5%，可替代人工采茶。",
+              field="artificial_intelligence.vision", trl=6, region="cd.wuhou")
+NEED = dict(title="名优茶采摘全靠人工，想用采摘机器人", keywords=["采茶", "采摘机器人", "嫩芽识别"],
+            description="明前茶采摘全靠人工，旺季招工难，想找嫩芽识别和采摘机器人方面的技术。",
+            field="modern_agriculture.smart_agriculture", required_trl=5, region="cd.pujiang")
+
+
+async def _need_view(client, broker, need_id: str) -> list[str]:
+    leads = (await client.get("/v1/leads", headers=broker.headers,
+                              params={"need_id": need_id, "view": "need"})).json()["items"]
+    return [lead["achievement"]["id"] for lead in leads]
+
+
+async def test_batches_store_the_live_ranking_and_leave_out_the_listings_own_organisation(
+        client, market, sync, ctx, monkeypatch):
+    monkeypatch.setattr(batch, "BATCH", 2)  # several batches, sharing the run's term answers
+    institute = await market.organisation("institute")
+    other = await market.organisation("university")
+    firms = [await market.organisation("enterprise") for _ in range(3)]
+    own = await create_listing(market, "achievements", institute, external_id="A-0", **PICKER)
+    achievements = [own] + [
+        await create_listing(market, "achievements", other, external_id=f"A-{n}",
+                             **{**PICKER, "title": PICKER["title"] + f"（第{n}代）"}) for n in range(1, 4)]
+    needs = [await create_listing(market, "needs", institute, **NEED)]
+    needs += [await create_listing(market, "needs", firm, **NEED) for firm in firms]
+    await sync()
+    broker = await market.broker()
+    live = {need["id"]: [m["id"] for m in (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"]]
+            for need in needs}
+    assert own["id"] not in live[needs[0]["id"]] and own["id"] in live[needs[1]["id"]]
+
+    assert await match_all(ctx) == len(achievements) + len(needs)
+    for need in needs:
+        assert await _need_view(client, broker, need["id"]) == live[need["id"]]
