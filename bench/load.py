@@ -21,8 +21,8 @@ from collections import defaultdict
 import httpx
 from sqlalchemy import select
 
-from bench.city import dataset
 from bench.freshness import leads_computed, searchable
+from bench.match_speed import dataset
 from bench.search_overhead import recorded_requests
 from bench.stack import bench_stack, operator_headers
 from market.runtime.meili import free_port

@@ -14,8 +14,7 @@ import random
 import statistics
 import time
 
-from bench.city import dataset
-from bench.match_speed import vocabulary
+from bench.match_speed import dataset, vocabulary
 from bench.stack import bench_stack
 
 
