@@ -37,8 +37,8 @@ from services import idempotency, pipeline, webhooks
 from services.db import is_connection_error, plain_url
 from services.imports import handle_import_jobs
 from services.listings.review import tick_need_deadlines
+from services.matching.batch import refresh_listings
 from services.matching.outcomes import tick_learn
-from services.matching.refresh import refresh_listing
 from services.metrics import observe_index_lag
 from services.obligations import tick_obligations
 from services.search.client import SearchUnavailable
@@ -73,11 +73,9 @@ async def handle_listings(ctx, events: list[OutboxEvent]) -> None:
     for event in events:  # publish → searchable, for /metrics
         if not event.topic.endswith(".refresh_requested"):
             observe_index_lag(event.aggregate_type, (indexed_at - event.created_at).total_seconds())
-    for kind in ListKind:
-        for listing_id in sorted(changed[kind]):
-            await refresh_listing(ctx, kind, listing_id, fan_out=True)
-        for listing_id in sorted(refresh[kind] - changed[kind]):
-            await refresh_listing(ctx, kind, listing_id)
+    for kind in ListKind:  # each list's listings matched together (terms asked once for the batch)
+        await refresh_listings(ctx, kind, changed[kind], fan_out=True)
+        await refresh_listings(ctx, kind, refresh[kind] - changed[kind])
 
 
 def chain(*handlers: Handler) -> Handler:

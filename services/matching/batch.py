@@ -8,6 +8,7 @@ concurrent batches never wait on (or deadlock with) each other.
 """
 
 import asyncio
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -15,11 +16,12 @@ from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, ListingVector
-from services.matching.engine import counterpart, fuse, term_query, terms_of_row, vector_query
+from services.matching.engine import Match, counterpart, fuse, term_query, terms_of_row, vector_query
 from services.matching.outcomes import associations
-from services.matching.refresh import write
+from services.matching.refresh import request_refresh, write
 from services.matching.scoring import Weights
 from services.matching.vectors import STORED, vectors_of
+from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
 
@@ -66,9 +68,10 @@ class TermAnswers:
         return {term: await future for term, future in wanted.items()}
 
 
-async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]) -> None:
-    """One batch of listings of one list: matched together, their leads written in one transaction
-    (each listing as `refresh_listing` writes it: same lock order, retirement and dismissals)."""
+async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]
+                  ) -> dict[uuid.UUID, list[Match]]:
+    """The matches of the published ones of these listings of one list, computed together (no
+    transaction open, no connection held while Meilisearch answers)."""
     settings, search = ctx.settings, ctx.search
     table = LISTING_TABLES[kind]
     weights = Weights.from_settings(settings)
@@ -96,9 +99,37 @@ async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, lear
         if exc.code != "index_not_found":
             raise
         matches = {row.id: [] for row in rows}  # the other list has no index yet: no matches
+    return matches
+
+
+async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]) -> None:
+    """One batch of `match --all`: matched together, their leads written in one transaction (each listing
+    as `write` stores it: same lock order, retirement and dismissals). Within a phase no two listings
+    share a lead row, so the batches never wait on each other."""
+    matches = await compute(ctx, kind, ids, answers, learned)
     async with ctx.sessions() as session, session.begin():
         for listing_id in sorted(ids):  # one writer per listing, in a fixed order
             await write(session, kind, listing_id, matches.get(listing_id))
+
+
+@timed(LEAD_RECOMPUTATION_SECONDS)
+async def refresh_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID], fan_out: bool = False) -> None:
+    """The worker's recomputation of listings of one list (the events of a batch): matched together as
+    `match --all` does, then each listing's leads written in its own short transaction, since another
+    worker may be writing listings of the other list meanwhile (two listings share at most one lead row,
+    so one per transaction never waits in a cycle). With `fan_out`, the counterparts each one touched
+    get a deduplicated refresh request in the same transaction."""
+    ids = sorted(ids)
+    if not ids:
+        return
+    async with ctx.sessions() as session:
+        learned = await associations(session)
+    matches = await compute(ctx, kind, ids, TermAnswers(ctx.search, counterpart(kind)), learned)
+    for listing_id in ids:
+        async with ctx.sessions() as session, session.begin():
+            touched = await write(session, kind, listing_id, matches.get(listing_id))
+            if fan_out:
+                await request_refresh(session, counterpart(kind), touched)
 
 
 async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) -> int:

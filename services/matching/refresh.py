@@ -17,10 +17,8 @@ from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services import kinds
 from services.matching import ENGINE_VERSION
-from services.matching.engine import Match, counterpart, match_listing
-from services.matching.outcomes import apply_dismissals, associations
-from services.matching.vectors import own_vector
-from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
+from services.matching.engine import Match, counterpart
+from services.matching.outcomes import apply_dismissals
 from services.search.sync import OUTBOX_KINDS
 
 
@@ -109,29 +107,6 @@ async def write(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, ma
     matches = await apply_dismissals(session, kind, listing_id, matches)
     await store(session, kind, listing_id, matches)
     return before | {m.id for m in matches}
-
-
-@timed(LEAD_RECOMPUTATION_SECONDS)
-async def refresh_listing(ctx, kind: ListKind, listing_id: uuid.UUID, fan_out: bool = False) -> set[uuid.UUID]:
-    """Recompute one listing's matches and store them. The row is read, the connection given back, the
-    matches computed against Meilisearch outside any transaction, then the leads written in one short
-    transaction (`write`); with `fan_out`, each counterpart touched gets a deduplicated refresh request
-    in the same transaction, handled by whichever worker claims it."""
-    table = LISTING_TABLES[kind]
-    async with ctx.sessions() as session:
-        row = await session.get(table, listing_id)
-        learned = await associations(session)
-        live = row is not None and row.status == ListingStatus.published
-        vector = await own_vector(session, row) if live else None
-    matches = None
-    if live:
-        matches = await match_listing(ctx.search, ctx.settings, kind, row, ctx.settings.match_top_k, learned,
-                                      vector)
-    async with ctx.sessions() as session, session.begin():
-        touched = await write(session, kind, listing_id, matches)
-        if fan_out:
-            await request_refresh(session, counterpart(kind), touched)
-    return touched
 
 
 REFRESH_TOPIC = {ListKind.needs: "need.refresh_requested", ListKind.achievements: "achievement.refresh_requested"}
