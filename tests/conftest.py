@@ -133,6 +133,34 @@ async def market(client, ctx):
     return Market(client, ctx)
 
 
+# The callers most tests act as, by fixture; each is a new organisation (tokens minted, no login over HTTP).
+@pytest.fixture
+async def operator(market):
+    return await market.operator()
+
+
+@pytest.fixture
+async def university(market):
+    return await market.organisation("university")
+
+
+@pytest.fixture
+async def firm(market):
+    return await market.organisation("enterprise")
+
+
+@pytest.fixture
+async def broker(market):
+    return await market.broker()
+
+
+@pytest.fixture
+def anonymous():
+    from tests.factories import ANONYMOUS
+
+    return ANONYMOUS
+
+
 @pytest.fixture
 async def search(ctx):
     """The search indexes, emptied after the test (they are shared by the whole run)."""
