@@ -8,21 +8,19 @@ from openpyxl import load_workbook
 from tests.factories import create_listing
 
 
-async def test_versions_diff_and_downloads(client, market):
-    operator = await market.operator()
-    uni = await market.organisation("university")
-    a = await create_listing(market, "achievements", uni, title="第一项成果：高强度碳纤维", external_id="P-1")
-    b = await create_listing(market, "achievements", uni, title="第二项成果：固态电解质", external_id="P-2")
+async def test_versions_diff_and_downloads(client, market, operator, university):
+    a = await create_listing(market, "achievements", university, title="第一项成果：高强度碳纤维", external_id="P-1")
+    b = await create_listing(market, "achievements", university, title="第二项成果：固态电解质", external_id="P-2")
 
     v1 = await client.post("/v1/publications", json={"list_kind": "achievements"}, headers=operator.headers)
     assert v1.status_code == 201
     v1 = v1.json()
     assert (v1["version"], v1["total"], v1["added"], v1["removed"], v1["changed"]) == (1, 2, 2, 0, 0)
 
-    await client.post(f"/v1/achievements/{b['id']}/archive", headers=uni.headers)
-    await client.patch(f"/v1/achievements/{a['id']}", headers=uni.headers,
+    await client.post(f"/v1/achievements/{b['id']}/archive", headers=university.headers)
+    await client.patch(f"/v1/achievements/{a['id']}", headers=university.headers,
                        json={"price": {"negotiable": True}})  # minor: stays published, content changes
-    c = await create_listing(market, "achievements", uni, title="第三项成果：钠离子电池", external_id="P-3")
+    c = await create_listing(market, "achievements", university, title="第三项成果：钠离子电池", external_id="P-3")
     v2 = (await client.post("/v1/publications", json={"list_kind": "achievements"}, headers=operator.headers)).json()
     assert (v2["version"], v2["total"], v2["added"], v2["removed"], v2["changed"]) == (2, 2, 1, 1, 1)
     assert v2["added_ids"] == [c["id"]] and v2["removed_ids"] == [b["id"]] and v2["changed_ids"] == [a["id"]]
@@ -41,11 +39,9 @@ async def test_versions_diff_and_downloads(client, market):
     assert [p["version"] for p in (await client.get("/v1/publications")).json()] == [2, 1]
 
 
-async def test_per_field_lists_are_numbered_separately(client, market):
-    operator = await market.operator()
-    uni = await market.organisation("university")
-    await create_listing(market, "achievements", uni, field="advanced_energy.hydrogen", external_id="F-1")
-    await create_listing(market, "achievements", uni, field="biomedicine.tcm", external_id="F-2")
+async def test_per_field_lists_are_numbered_separately(client, market, operator, university):
+    await create_listing(market, "achievements", university, field="advanced_energy.hydrogen", external_id="F-1")
+    await create_listing(market, "achievements", university, field="biomedicine.tcm", external_id="F-2")
     energy = (await client.post("/v1/publications", headers=operator.headers,
                                 json={"list_kind": "achievements", "field": "advanced_energy"})).json()
     whole = (await client.post("/v1/publications", headers=operator.headers,
@@ -53,10 +49,8 @@ async def test_per_field_lists_are_numbered_separately(client, market):
     assert (energy["version"], energy["total"]) == (1, 1) and (whole["version"], whole["total"]) == (1, 2)
 
 
-async def test_publishing_with_nothing_changed_is_refused_unless_forced(client, market):
-    operator = await market.operator()
-    uni = await market.organisation("university")
-    await create_listing(market, "achievements", uni, external_id="N-1")
+async def test_publishing_with_nothing_changed_is_refused_unless_forced(client, market, operator, university):
+    await create_listing(market, "achievements", university, external_id="N-1")
     body = {"list_kind": "achievements"}
     assert (await client.post("/v1/publications", json=body, headers=operator.headers)).status_code == 201
 
@@ -67,11 +61,10 @@ async def test_publishing_with_nothing_changed_is_refused_unless_forced(client, 
     assert (forced.json()["version"], forced.json()["added"], forced.json()["changed"]) == (2, 0, 0)
 
 
-async def test_a_formula_in_a_title_stays_text_in_both_downloads(client, market):
-    operator = await market.operator()
-    uni = await market.organisation("university")
+async def test_a_formula_in_a_title_stays_text_in_both_downloads(client, market, operator, university):
     title = '=HYPERLINK("http://x.example"&A2,"点击")'
-    await create_listing(market, "achievements", uni, title=title, keywords=["+86电话", "@某人"], external_id="X-1")
+    await create_listing(market, "achievements", university, title=title, keywords=["+86电话", "@某人"],
+                         external_id="X-1")
     version = (await client.post("/v1/publications", json={"list_kind": "achievements"},
                                  headers=operator.headers)).json()
 
@@ -87,9 +80,7 @@ async def test_a_formula_in_a_title_stays_text_in_both_downloads(client, market)
     assert line[header.index("关键词")] == "'+86电话、@某人"
 
 
-async def test_the_xlsx_a_city_receives_has_labels_numbers_and_the_diff(client, market):
-    operator = await market.operator()
-    firm = await market.organisation("enterprise")
+async def test_the_xlsx_a_city_receives_has_labels_numbers_and_the_diff(client, market, operator, firm):
     kept = await create_listing(market, "needs", firm, title="茶园采摘机器人", external_id="D-1")
     gone = await create_listing(market, "needs", firm, title="废水处理工艺", external_id="D-2",
                                 budget={"negotiable": True})
@@ -121,9 +112,7 @@ async def test_the_xlsx_a_city_receives_has_labels_numbers_and_the_diff(client, 
     assert {line[header.index("所在地区")] for line in body} == {"蒲江县"}
 
 
-async def test_negotiable_budgets_read_面议_in_both_columns(client, market):
-    operator = await market.operator()
-    firm = await market.organisation("enterprise")
+async def test_negotiable_budgets_read_面议_in_both_columns(client, market, operator, firm):
     await create_listing(market, "needs", firm, external_id="M-1", budget={"negotiable": True})
     version = (await client.post("/v1/publications", json={"list_kind": "needs"}, headers=operator.headers)).json()
     xlsx = await client.get(f"/v1/publications/{version['id']}/download", params={"format": "xlsx"})
@@ -133,10 +122,8 @@ async def test_negotiable_budgets_read_面议_in_both_columns(client, market):
             sheet.cell(2, header.index("预算最高(元)") + 1).value) == ("面议", "面议")
 
 
-async def test_the_versions_of_one_field_are_listed_by_field(client, market):
-    operator = await market.operator()
-    uni = await market.organisation("university")
-    await create_listing(market, "achievements", uni, field="advanced_energy.hydrogen", external_id="L-1")
+async def test_the_versions_of_one_field_are_listed_by_field(client, market, operator, university):
+    await create_listing(market, "achievements", university, field="advanced_energy.hydrogen", external_id="L-1")
     await client.post("/v1/publications", headers=operator.headers, json={"list_kind": "achievements"})
     energy = (await client.post("/v1/publications", headers=operator.headers,
                                 json={"list_kind": "achievements", "field": "advanced_energy"})).json()
