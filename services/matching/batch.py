@@ -97,8 +97,7 @@ async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, lear
             raise
         matches = {row.id: [] for row in rows}  # the other list has no index yet: no matches
     async with ctx.sessions() as session, session.begin():
-        for listing_id in sorted(ids):  # one writer per listing, in a fixed order
-            await write(session, kind, listing_id, matches.get(listing_id))
+        await write(session, kind, {listing_id: matches.get(listing_id) for listing_id in ids})
 
 
 async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) -> int:
