@@ -103,13 +103,12 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
 
 
 async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]) -> None:
-    """One batch of `match --all`: matched together, their leads written in one transaction (each listing
-    as `write` stores it: same lock order, retirement and dismissals). Within a phase no two listings
-    share a lead row, so the batches never wait on each other."""
+    """One batch of `match --all`: matched together, their leads written set-wise in one transaction
+    (`write`: lock order, retirement, dismissals). Within a phase no two listings share a lead row, so
+    the batches never wait on each other."""
     matches = await compute(ctx, kind, ids, answers, learned)
     async with ctx.sessions() as session, session.begin():
-        for listing_id in sorted(ids):  # one writer per listing, in a fixed order
-            await write(session, kind, listing_id, matches.get(listing_id))
+        await write(session, kind, {listing_id: matches.get(listing_id) for listing_id in ids})
 
 
 @timed(LEAD_RECOMPUTATION_SECONDS)
@@ -127,7 +126,7 @@ async def refresh_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID], fan_ou
     matches = await compute(ctx, kind, ids, TermAnswers(ctx.search, counterpart(kind)), learned)
     for listing_id in ids:
         async with ctx.sessions() as session, session.begin():
-            touched = await write(session, kind, listing_id, matches.get(listing_id))
+            touched = await write(session, kind, {listing_id: matches.get(listing_id)})
             if fan_out:
                 await request_refresh(session, counterpart(kind), touched)
 

@@ -69,6 +69,13 @@ def _dismissed(reason: str) -> dict:
     return {"factor": DISMISSED_FACTOR, "reason": reason, "detail": "a party said this pair is not relevant"}
 
 
+async def dismissed(session: AsyncSession, kind: ListKind, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of these listings that have a dismissed pair (the others need no `apply_dismissals`)."""
+    column = LeadOutcomeRow.need_id if kind == ListKind.needs else LeadOutcomeRow.achievement_id
+    return set((await session.scalars(select(column).distinct().where(
+        column.in_(ids), LeadOutcomeRow.outcome == LeadOutcome.dismissed))).all())
+
+
 async def apply_dismissals(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list) -> list:
     """Lower the score of pairs a party dismissed (keeping the reason), and re-rank."""
     about = kinds.of(kind)

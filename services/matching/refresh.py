@@ -18,7 +18,7 @@ from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
 from services import kinds
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart
-from services.matching.outcomes import apply_dismissals
+from services.matching.outcomes import apply_dismissals, dismissed
 from services.search.sync import OUTBOX_KINDS
 
 
@@ -42,27 +42,31 @@ def _upsert(kind: ListKind):
 UPSERT = {kind: _upsert(kind) for kind in ListKind}
 
 
-async def store(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match]) -> None:
+async def store(session: AsyncSession, kind: ListKind, found: dict[uuid.UUID, list[Match]]) -> None:
+    """The matches of these listings (each list best first) become their leads: a few statements for
+    the whole set, whatever its size."""
     own, other, rank = _columns(kind)
     now = datetime.now(UTC)
     # The index may lag PostgreSQL by a moment: lead only to counterparts that are published now.
     table = LISTING_TABLES[counterpart(kind)]
     published = set((await session.scalars(select(table.id).where(
-        table.id.in_([m.id for m in matches]), table.status == ListingStatus.published))).all())
-    matches = [m for m in matches if m.id in published]
-    keep = [m.id for m in matches]
-    await session.execute(update(Lead).where(own == listing_id, other.not_in(keep)).values({rank: None}))
-    if matches:  # one statement for the whole list: a refresh is one round trip, not K
-        rows = [{
-            "id": uuid.uuid4(), own.key: listing_id, other.key: match.id, "source": LeadSource.engine,
-            "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
-            "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
-        } for position, match in enumerate(matches, 1)]
+        table.id.in_({m.id for matches in found.values() for m in matches}),
+        table.status == ListingStatus.published))).all())
+    ids = list(found)
+    # Every rank of these listings is cleared, then the upsert sets the kept pairs' ranks again.
+    await session.execute(update(Lead).where(own.in_(ids), Lead.__table__.c[rank].is_not(None)).values({rank: None}))
+    rows = [{
+        "id": uuid.uuid4(), own.key: listing_id, other.key: match.id, "source": LeadSource.engine,
+        "created_at": now, "score": match.score, "reasons": match.reasons, rank: position,
+        "status": LeadStatus.active, "engine_version": ENGINE_VERSION, "computed_at": now, "updated_at": now,
+    } for listing_id, matches in found.items()
+        for position, match in enumerate((m for m in matches if m.id in published), 1)]
+    if rows:
         # Parameters as a list (executemany), not inlined VALUES: the statement is compiled once per list
         # and cached, where a VALUES list of K rows was compiled again on every refresh.
         await session.execute(UPSERT[kind], rows)
     await session.execute(
-        update(Lead).where(own == listing_id, Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
+        update(Lead).where(own.in_(ids), Lead.need_rank.is_(None), Lead.achievement_rank.is_(None),
                            Lead.source == LeadSource.engine, Lead.status == LeadStatus.active,
                            Lead.claimed_by.is_(None))  # a lead a broker works stays while both sides are listed
         .values(status=LeadStatus.retired, updated_at=now)
@@ -81,32 +85,41 @@ async def retire(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -
     return touched
 
 
-async def _lock_leads(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID) -> None:
-    """The fixed lock order of a lead write: the listing (one writer per listing at a time), then its lead
-    rows by counterpart id. Two transactions for different listings share at most one lead row (the
-    pair of a need and an achievement), so they cannot wait on each other in a cycle."""
+async def _lock_leads(session: AsyncSession, kind: ListKind, ids: list[uuid.UUID]) -> None:
+    """The fixed lock order of a lead write: the listings in id order (one writer per listing at a time),
+    then their lead rows by listing and counterpart id. Two transactions for different listings of one
+    list share at most one lead row per pair of listings, taken in the same order, so they cannot wait
+    on each other in a cycle."""
     own, other, _ = _columns(kind)
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{kind.value}:{listing_id}"})
-    await session.execute(select(Lead.id).where(own == listing_id).order_by(other).with_for_update())
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(key)) FROM "
+                               "(SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS listing"),
+                          {"keys": sorted(f"{kind.value}:{i}" for i in ids)})
+    await session.execute(select(Lead.id).where(own.in_(ids)).order_by(own, other).with_for_update())
 
 
-async def write(session: AsyncSession, kind: ListKind, listing_id: uuid.UUID, matches: list[Match] | None
-                ) -> set[uuid.UUID]:
-    """Store one listing's matches (None: it is not published) in the caller's transaction, under the
-    lock order of `_lock_leads`. Returns the counterparts whose lists may change: the new matches, and
-    the ones it had before (their ranks of this pair are now stale)."""
+async def write(session: AsyncSession, kind: ListKind, found: dict[uuid.UUID, list[Match] | None]) -> set[uuid.UUID]:
+    """Store these listings' matches (None: not published) in the caller's transaction, under the lock
+    order of `_lock_leads`. Returns the counterparts whose lists may change: the new matches, and the
+    ones they had before (their ranks of these pairs are now stale)."""
     table = LISTING_TABLES[kind]
-    await _lock_leads(session, kind, listing_id)
-    # Re-read: an owner may have archived it while we asked Meilisearch (their event comes after ours).
-    status = await session.scalar(select(table.status).where(table.id == listing_id))
-    if matches is None or status != ListingStatus.published:
-        return await retire(session, kind, listing_id)
-    own, other, _ = _columns(kind)
-    before = set((await session.scalars(
-        select(other).where(own == listing_id, Lead.status == LeadStatus.active))).all())
-    matches = await apply_dismissals(session, kind, listing_id, matches)
-    await store(session, kind, listing_id, matches)
-    return before | {m.id for m in matches}
+    ids = sorted(found)
+    await _lock_leads(session, kind, ids)
+    # Re-read: an owner may have archived one while we asked Meilisearch (their event comes after ours).
+    statuses = dict((await session.execute(select(table.id, table.status).where(table.id.in_(ids)))).all())
+    live = {i: found[i] for i in ids if found[i] is not None and statuses.get(i) == ListingStatus.published}
+    touched: set[uuid.UUID] = set()
+    for listing_id in ids:
+        if listing_id not in live:
+            touched |= await retire(session, kind, listing_id)
+    if live:
+        own, other, _ = _columns(kind)
+        touched |= set((await session.scalars(
+            select(other).where(own.in_(list(live)), Lead.status == LeadStatus.active))).all())
+        for listing_id in await dismissed(session, kind, list(live)):
+            live[listing_id] = await apply_dismissals(session, kind, listing_id, live[listing_id])
+        await store(session, kind, live)
+        touched |= {m.id for matches in live.values() for m in matches}
+    return touched
 
 
 REFRESH_TOPIC = {ListKind.needs: "need.refresh_requested", ListKind.achievements: "achievement.refresh_requested"}
