@@ -16,16 +16,15 @@ import json
 import random
 import time
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bench.freshness import university
 from bench.match_speed import generate, load
 from bench.stack import bench_stack, operator_headers
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import Achievement, Organisation
+from schemas.tables import Achievement
 from services import outbox
-from services.search.documents import achievement_document
-from services.search.sync import rebuild
+from services.search.sync import documents_of, listing_rows, rebuild
 from services.worker import drain
 
 RAW = "_raw"
@@ -72,10 +71,9 @@ async def main(args) -> None:
         await drain(ctx)
         worker_s = time.perf_counter() - started
 
-        async with ctx.sessions() as session:
-            rows = (await session.execute(select(Achievement, Organisation.name).join(
-                Organisation, Organisation.id == Achievement.organisation_id).where(Achievement.id.in_(ids)))).all()
-        documents = [achievement_document(row, name, ctx.search.owner_key(row.organisation_id)) for row, name in rows]
+        async with ctx.sessions() as session:  # the same documents, with the vectors the worker stored
+            rows = (await session.execute(listing_rows(ListKind.achievements).where(Achievement.id.in_(ids)))).all()
+        documents = await documents_of(ctx, ListKind.achievements, rows)
         await ctx.search.ensure(RAW)
         started = time.perf_counter()
         for start in range(0, len(documents), 1000):  # the batch size the worker and reindex use
