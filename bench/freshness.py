@@ -16,8 +16,7 @@ import time
 
 from sqlalchemy import text
 
-from bench.match_speed import dataset
-from bench.search_overhead import percentiles
+from bench.match_speed import dataset, percentiles
 from bench.stack import bench_stack, operator_headers
 from services.worker import run_worker
 

@@ -11,16 +11,10 @@ Run: `python -m bench.search_overhead` (10,000 achievements; `--achievements 100
 import argparse
 import asyncio
 import random
-import statistics
 import time
 
-from bench.match_speed import dataset, vocabulary
+from bench.match_speed import dataset, percentiles, vocabulary
 from bench.stack import bench_stack
-
-
-def percentiles(timings: list[float]) -> tuple[float, float]:
-    ordered = sorted(timings)
-    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
 def queries(count: int) -> list[str]:
