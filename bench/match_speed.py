@@ -2,7 +2,11 @@
 the thesaurus, their vectors encoded at load time by a pool of two processes and stored in PostgreSQL),
 each figure side by side with raw Meilisearch doing the same work in the same run:
 (a) index build: `market reindex` (documents built from PostgreSQL, stored vectors) against the same
-    documents (with `_vectors`) sent raw to a scratch index with the same settings, in the same batches;
+    documents (with `_vectors`) sent raw to a scratch index with the same settings, in the same writes,
+    all sent at once. Ours is the whole `rebuild` (indexes created with their settings, documents, swap,
+    catch-up), raw Meilisearch from its first document sent to its last write indexed (its index creation
+    and settings not timed); each with the CPU of both processes and how Meilisearch batched the writes
+    (`--only build` runs just this);
 (b) live match p50/p95 through the API against the multi-search it sends, replayed raw;
 (c) `market match --all` listings/s.
 
@@ -206,7 +210,8 @@ def raw_client(ctx) -> httpx.AsyncClient:
 
 async def raw_indexing(ctx, folder: Path) -> Cpu:
     """Seconds for raw Meilisearch to index the rebuild's documents (written to `folder` first, one JSON
-    body per batch, not timed) into scratch indexes with the same settings, sent in the same batches."""
+    body per batch, not timed) into scratch indexes with the same settings, in the same writes sent all at
+    once (Meilisearch indexes the writes waiting for an index together)."""
     bodies: dict[ListKind, list[Path]] = {}
     for kind, table in LISTING_TABLES.items():
         after = None
