@@ -168,13 +168,14 @@ async def batch_summary(ctx, after: int) -> str:
     """How Meilisearch grouped the document writes since batch `after` (its /batches log): batches, tasks
     per batch and the seconds they took, so both sides can be compared as work, not only as wall time."""
     batches, start = [], None
-    while True:
-        params = {"limit": 100, **({"from": start} if start is not None else {})}
-        page = await ctx.search.client._request("GET", "/batches", params=params, idempotent=True)
-        batches += [b for b in page["results"] if b["uid"] > after]
-        if page.get("next") is None or page["results"][-1]["uid"] <= after:
-            break
-        start = page["next"]
+    async with raw_client(ctx) as http:
+        while True:
+            params = {"limit": 100, **({"from": start} if start is not None else {})}
+            page = (await http.get("/batches", params=params)).raise_for_status().json()
+            batches += [b for b in page["results"] if b["uid"] > after]
+            if page.get("next") is None or page["results"][-1]["uid"] <= after:
+                break
+            start = page["next"]
     writes = [b for b in batches if "documentAdditionOrUpdate" in b["stats"]["types"]]
     seconds = [_duration(b["duration"]) for b in writes]
     tasks = [b["stats"]["totalNbTasks"] for b in writes]
@@ -196,7 +197,8 @@ def _duration(iso: str | None) -> float:
 
 
 async def last_batch(ctx) -> int:
-    page = await ctx.search.client._request("GET", "/batches", params={"limit": 1}, idempotent=True)
+    async with raw_client(ctx) as http:
+        page = (await http.get("/batches", params={"limit": 1})).raise_for_status().json()
     return page["results"][0]["uid"] if page["results"] else -1
 
 
