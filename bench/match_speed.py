@@ -2,7 +2,11 @@
 the thesaurus, their vectors encoded at load time by a pool of two processes and stored in PostgreSQL),
 each figure side by side with raw Meilisearch doing the same work in the same run:
 (a) index build: `market reindex` (documents built from PostgreSQL, stored vectors) against the same
-    documents (with `_vectors`) sent raw to a scratch index with the same settings, in the same batches;
+    documents (with `_vectors`) sent raw to a scratch index with the same settings, in the same writes,
+    all sent at once. Ours is the whole `rebuild` (indexes created with their settings, documents, swap,
+    catch-up), raw Meilisearch from its first document sent to its last write indexed (its index creation
+    and settings not timed); each with the CPU of both processes and how Meilisearch batched the writes
+    (`--only build` runs just this);
 (b) live match p50/p95 through the API against the multi-search it sends, replayed raw;
 (c) `market match --all` listings/s.
 
@@ -11,8 +15,10 @@ Run: `make bench-speed` (or `python -m bench.match_speed --achievements 10000 --
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -121,6 +127,81 @@ def percentiles(timings: list[float]) -> tuple[float, float]:
     return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def meili_pid(ctx) -> int | None:
+    """The Meilisearch process serving `ctx` (a child of this one, found by its port), if local."""
+    port = ctx.settings.meili_url.rsplit(":", 1)[-1]
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = stat.read_bytes().split(b"\0")
+            if argv[0].endswith(b"meilisearch") and f"127.0.0.1:{port}".encode() in argv:
+                return int(stat.parent.name)
+    return None
+
+
+class Cpu:
+    """CPU seconds of this process and of Meilisearch over a block, beside its wall time."""
+
+    def __init__(self, ctx):
+        self.pid = meili_pid(ctx)
+
+    def __enter__(self):
+        self.started, self.ours = time.perf_counter(), time.process_time()
+        self.meili = cpu_seconds(self.pid) if self.pid else 0.0
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.started
+        self.ours = time.process_time() - self.ours
+        self.meili = (cpu_seconds(self.pid) if self.pid else 0.0) - self.meili
+
+    def __str__(self) -> str:
+        return f"{self.wall:.1f} s wall, CPU: ours {self.ours:.1f} s, Meilisearch {self.meili:.1f} s"
+
+
+async def batch_summary(ctx, after: int) -> str:
+    """How Meilisearch grouped the document writes since batch `after` (its /batches log): batches, tasks
+    per batch and the seconds they took, so both sides can be compared as work, not only as wall time."""
+    batches, start = [], None
+    async with raw_client(ctx) as http:
+        while True:
+            params = {"limit": 100, **({"from": start} if start is not None else {})}
+            page = (await http.get("/batches", params=params)).raise_for_status().json()
+            batches += [b for b in page["results"] if b["uid"] > after]
+            if page.get("next") is None or page["results"][-1]["uid"] <= after:
+                break
+            start = page["next"]
+    writes = [b for b in batches if "documentAdditionOrUpdate" in b["stats"]["types"]]
+    seconds = [_duration(b["duration"]) for b in writes]
+    tasks = [b["stats"]["totalNbTasks"] for b in writes]
+    other = sum(_duration(b["duration"]) for b in batches if b not in writes and b.get("duration"))
+    return (f"{len(writes)} document batches ({min(tasks, default=0)}-{max(tasks, default=0)} tasks each, "
+            f"{sum(seconds):.1f} s), other batches {len(batches) - len(writes)} ({other:.1f} s)")
+
+
+def _duration(iso: str | None) -> float:
+    """Meilisearch's ISO 8601 duration ("PT1.234S", "PT2M3.4S") in seconds."""
+    if not iso:
+        return 0.0
+    body, seconds = iso.removeprefix("PT"), 0.0
+    for unit, factor in (("H", 3600), ("M", 60), ("S", 1)):
+        if unit in body:
+            value, body = body.split(unit, 1)
+            seconds += float(value) * factor
+    return seconds
+
+
+async def last_batch(ctx) -> int:
+    async with raw_client(ctx) as http:
+        page = (await http.get("/batches", params={"limit": 1})).raise_for_status().json()
+    return page["results"][0]["uid"] if page["results"] else -1
+
+
 def raw_client(ctx) -> httpx.AsyncClient:
     """Plain httpx to Meilisearch, asking for no compression like our client (bench/meili_client.py)."""
     headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
@@ -129,9 +210,10 @@ def raw_client(ctx) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=ctx.settings.meili_url, headers=headers, timeout=600, trust_env=False)
 
 
-async def raw_indexing(ctx, folder: Path) -> float:
+async def raw_indexing(ctx, folder: Path) -> Cpu:
     """Seconds for raw Meilisearch to index the rebuild's documents (written to `folder` first, one JSON
-    body per batch, not timed) into scratch indexes with the same settings, sent in the same batches."""
+    body per batch, not timed) into scratch indexes with the same settings, in the same writes sent all at
+    once (Meilisearch indexes the writes waiting for an index together)."""
     bodies: dict[ListKind, list[Path]] = {}
     for kind, table in LISTING_TABLES.items():
         after = None
@@ -152,19 +234,20 @@ async def raw_indexing(ctx, folder: Path) -> float:
             uid = ctx.search.uid(kind, "_scratch")
             await ctx.search.client.wait_task(await ctx.search.client.create_index(uid, "id"))
             await ctx.search.client.wait_task(await ctx.search.client.update_settings(uid, SETTINGS[kind]))
-        started = time.perf_counter()
-        tasks = []
-        for kind, paths in bodies.items():
-            for path in paths:
-                response = await http.post(f"/indexes/{ctx.search.uid(kind, '_scratch')}/documents",
-                                           params={"primaryKey": "id"}, content=path.read_bytes())
-                tasks.append(response.json()["taskUid"])
-        for task in tasks:
-            await ctx.search.client.wait_task(task, timeout=1800)
-        elapsed = time.perf_counter() - started
+        first = await last_batch(ctx)
+        with Cpu(ctx) as cpu:
+            tasks = []
+            for kind, paths in bodies.items():
+                for path in paths:
+                    response = await http.post(f"/indexes/{ctx.search.uid(kind, '_scratch')}/documents",
+                                               params={"primaryKey": "id"}, content=path.read_bytes())
+                    tasks.append(response.json()["taskUid"])
+            for task in tasks:
+                await ctx.search.client.wait_task(task, timeout=1800)
+        cpu.batches = await batch_summary(ctx, first)
         for kind in bodies:
             await ctx.search.client.wait_task(await ctx.search.client.delete_index(ctx.search.uid(kind, "_scratch")))
-    return elapsed
+    return cpu
 
 
 async def multi_search_body(ctx, kind: ListKind, row, learned) -> bytes:
@@ -219,13 +302,19 @@ def dataset(achievements: int, needs: int) -> tuple[str, Prepare]:
 async def main(args) -> None:
     async with bench_stack(dataset(args.achievements, args.needs)) as (client, ctx):
         total = args.achievements + args.needs
-        started = time.perf_counter()  # the golden copy is indexed already: this builds the indexes again
-        await rebuild(ctx)
-        build = time.perf_counter() - started
+        first = await last_batch(ctx)
+        with Cpu(ctx) as ours:  # the golden copy is indexed already: this builds the indexes again
+            await rebuild(ctx)
+        ours.batches = await batch_summary(ctx, first)
+        build = ours.wall
         with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
-            raw_build = await raw_indexing(ctx, Path(folder))
+            raw = await raw_indexing(ctx, Path(folder))
+        raw_build = raw.wall
         print(f"index build: market reindex {total / build:.0f} docs/s ({build:.0f} s), raw Meilisearch "
               f"{total / raw_build:.0f} docs/s ({raw_build:.0f} s): {raw_build / build:.2f}x")
+        print(f"  market reindex: {ours}; {ours.batches}\n  raw Meilisearch: {raw}; {raw.batches}")
+        if args.only == "build":
+            return
 
         timings = await live(client, ctx, args.samples)
         for kind, (p50, p95, raw50, raw95) in timings.items():
@@ -254,4 +343,5 @@ if __name__ == "__main__":
     parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200, help="live matches timed per list")
     parser.add_argument("--batch", type=int, default=1000, help="listings of each list recomputed for throughput")
+    parser.add_argument("--only", choices=["build"], help="run only this comparison")
     asyncio.run(main(parser.parse_args()))

@@ -21,13 +21,13 @@ An AsyncClient belongs to the event loop that first used it: create one MeiliCli
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 __all__ = ["MeiliClient", "SearchError", "SearchTaskFailed", "SearchUnavailable"]
 
@@ -136,8 +136,10 @@ class MeiliClient:
         content = None
         headers = None
         if body is not None:
-            # Compact UTF-8: Chinese text stays 3 bytes a character instead of 6 as \uXXXX.
-            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            # Compact UTF-8 (Chinese text stays 3 bytes a character instead of 6 as \uXXXX), by orjson: a
+            # rebuild's batch of 2,000 documents carries a million vector floats, ~0.9 s of CPU for the
+            # stdlib's float formatting against ~0.15 s (bench/README.md, "Index build").
+            content = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
             headers = {"Content-Type": "application/json"}
         for attempt in (0, 1):
             try:

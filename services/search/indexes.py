@@ -77,8 +77,9 @@ class SearchIndexes:
     def uid(self, kind: ListKind, suffix: str = "") -> str:
         return f"{self.prefix}_{kind.value}{suffix}"
 
-    async def ensure(self, suffix: str = "") -> None:
-        """Create both indexes if missing and apply the settings; waits until Meilisearch has them."""
+    async def ensure(self, suffix: str = "", warm: bool = True) -> None:
+        """Create both indexes if missing and apply the settings; waits until Meilisearch has them. A
+        rebuild's indexes are not warmed (`warm=False`): its first batch of documents pays that once."""
         for kind, settings in SETTINGS.items():
             uid = self.uid(kind, suffix)
             created = True
@@ -89,7 +90,7 @@ class SearchIndexes:
                     raise
                 created = False
             await self.client.wait_task(await self.client.update_settings(uid, settings))
-            if created:
+            if created and warm:
                 await self._warm(uid)
 
     async def _warm(self, uid: str) -> None:
