@@ -20,15 +20,15 @@ from sqlalchemy import select
 
 from schemas.enums import ListKind
 from schemas.matching import MatchPage, MatchRead
-from schemas.tables import Achievement, Need
+from schemas.tables import Achievement, ListingVector, Need
 from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
-from services.matching.outcomes import apply_dismissals, associations
+from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
 from services.matching.scoring import Side, Weights, max_score, score_pair
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
-from services.matching.vectors import own_vector
+from services.matching.vectors import STORED, own_vector, vector_for
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
@@ -269,20 +269,26 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     from services import listings
 
     spec = listings.SPECS[kind]
-    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
+    # One round trip: the listing, its stored vector and which learning the cached associations must be.
+    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id)
+                                 .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id)
+                                 .add_columns(*STORED, LEARNED_VERSION))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
-    learned = await associations(session)
-    vector = await own_vector(session, row[0])
+    listing, stored, version = row[0], tuple(row[2:5]), row[5]
+    learned = await associations(session, version)
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit or settings.match_top_k, learned, vector)
-    matches = await apply_dismissals(session, kind, listing_id, matches)
-    # Summaries for display come from PostgreSQL: the term queries keep their answers small.
-    other_kind = kinds.of(kind).other()
-    other, text = other_kind.table, getattr(other_kind.table, other_kind.summary)
-    found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
+    vector = await vector_for(listing, stored)
+    matches = await match_listing(search, settings, kind, listing, limit or settings.match_top_k, learned, vector)
+    # Summaries for display from PostgreSQL (the term queries keep their answers small), and the
+    # dismissed pairs' reasons, in one statement over the top K.
+    other = kinds.of(kind).other().table
+    found = {id_: (summary, reason) for id_, summary, reason in (await session.execute(
+        select(other.id, getattr(other, kinds.of(kind).other().summary),
+               dismissal_reason(kind, listing_id, other.id)).where(other.id.in_([m.id for m in matches])))).all()}
+    matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
     return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
-        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id) or "")[:160],
+        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id, ("",))[0] or "")[:160],
                   organisation_name=m.document["organisation_name"], field=m.document["field"],
                   region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
         for m in matches])
