@@ -25,7 +25,7 @@ from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
-from services.matching.scoring import Side, Weights, max_score, score_pair
+from services.matching.scoring import Fit, Side, Weights, components_of, fit_pair, max_score, score_of, score_pair
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
 from services.matching.vectors import STORED, own_vector, vector_for
@@ -174,20 +174,22 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
     other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    candidates = [(doc_id, text, matched, doc, similarities.get(doc_id, unseen))
-                  for doc_id, (text, matched, doc) in combined.items()]
-    candidates.sort(key=lambda c: (-max_score(weights, c[1], c[4]), c[0]))
-    scored: list[tuple[tuple, float, list, dict, list]] = []
-    for doc_id, text, matched, doc, similarity in candidates:
-        if len(scored) >= limit and max_score(weights, text, similarity) < scored[limit - 1][1]:
+    candidates = [(max_score(weights, text, similarities.get(doc_id, unseen)), doc_id, text, matched, doc,
+                   similarities.get(doc_id, unseen)) for doc_id, (text, matched, doc) in combined.items()]
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    scored: list[tuple[tuple, float, list, dict, Fit]] = []
+    for bound, doc_id, text, matched, doc, similarity in candidates:
+        if len(scored) >= limit and bound < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now,
-                                       similarity)
-        key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
-        bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
-    return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+        fit = fit_pair(tax, text, need, achievement, other_side.published_at, now, similarity)
+        score, text_part, rest = score_of(weights, fit)
+        key = rank_key(score, text_part, rest, other_side.published_at, doc.get("title_n", ""), doc_id)
+        bisect.insort(scored, (key, score, matched, doc, fit), key=lambda s: s[0])
+    # Components (and reasons) only for the matches shown.
+    return [_match(score, matched, doc, components_of(weights, fit))
+            for _, score, matched, doc, fit in scored[:limit]]
 
 
 def similarities_of(hits: list[dict]) -> dict[str, float]:
@@ -195,12 +197,12 @@ def similarities_of(hits: list[dict]) -> dict[str, float]:
     return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
 
 
-def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
+def rank_key(score: float, text: float, structured: float, published_at: datetime | None, title: str,
+             doc_id: str) -> tuple:
     """How matches are ordered: by score, and equal scores by what a broker would look at next (the
     better text relevance, then the better structured fit, then the newer listing), then by title and
-    id, so that the same data ranks the same on every install (ids are random)."""
-    text = next((c["contribution"] for c in components if c["name"] == "text"), 0.0)
-    structured = sum(c["contribution"] for c in components if c["name"] != "text")
+    id, so that the same data ranks the same on every install (ids are random). `text`, `structured`:
+    the text component's contribution and the sum of the others' (`scoring.score_of`)."""
     return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
             doc_id)
 
