@@ -115,7 +115,7 @@ async def main(args) -> None:
             counted = engine.rank
 
             def rank(*a, _rank=counted, _clock=clock, **k):
-                _clock.current["candidates (count)"] += len(a[3])
+                _clock.current["candidates (count)"] += len(a[2])
                 return _rank(*a, **k)
             engine.rank = rank
             try:
