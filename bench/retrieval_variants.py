@@ -24,9 +24,11 @@ from services.matching import engine, terms
 from services.matching.outcomes import associations
 from services.matching.vectors import own_vector
 
-# name -> module constants (terms.*, engine.*) and settings overrides
-VARIANTS: dict[str, dict] = {
-    "as shipped": {},
+# name -> module constants (terms.*, engine.*) and settings overrides, each against the engine before
+# issue #18's retrieval change (20 terms, 50 hits a term), whatever the code ships now.
+BEFORE = {"MAX_TERMS": 20, "PER_TERM_LIMIT": 50}
+VARIANTS: dict[str, dict] = {name: BEFORE | changes for name, changes in {
+    "20 terms, limit 50 (before)": {},
     "16 terms": {"MAX_TERMS": 16},
     "12 terms": {"MAX_TERMS": 12},
     "8 terms": {"MAX_TERMS": 8},
@@ -36,7 +38,7 @@ VARIANTS: dict[str, dict] = {
     "per-term limit 20": {"PER_TERM_LIMIT": 20},
     "per-term limit 10": {"PER_TERM_LIMIT": 10},
     "12 terms, limit 30": {"MAX_TERMS": 12, "PER_TERM_LIMIT": 30},
-    "16 terms, limit 20": {"MAX_TERMS": 16, "PER_TERM_LIMIT": 20},
+    "16 terms, limit 20 (shipped)": {"MAX_TERMS": 16, "PER_TERM_LIMIT": 20},
     "14 terms, limit 20": {"MAX_TERMS": 14, "PER_TERM_LIMIT": 20},
     "16 terms, limit 20, pool 30": {"MAX_TERMS": 16, "PER_TERM_LIMIT": 20, "match_semantic_pool": 30},
     "vector pool 30": {"match_semantic_pool": 30},
@@ -44,7 +46,7 @@ VARIANTS: dict[str, dict] = {
     "scoring attributes only": {"RETRIEVE": [name for name in engine.RETRIEVE
                                              if name not in ("title", "organisation_name", "problem_n")]},
     "id and score only": {"RETRIEVE": ["id"]},
-}
+}.items()}
 
 
 @contextlib.contextmanager
