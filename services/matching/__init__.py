@@ -7,4 +7,4 @@ refresh.py keeps the persisted leads fresh; batch.py recomputes everything.
 
 from services.matching.semantic import MODEL
 
-ENGINE_VERSION = f"match-2026.12.2+{MODEL}"  # the encoder is part of it: new vectors rank differently
+ENGINE_VERSION = f"match-2026.12.3+{MODEL}"  # the encoder is part of it: new vectors rank differently

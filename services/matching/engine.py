@@ -20,21 +20,21 @@ from sqlalchemy import select
 
 from schemas.enums import ListKind
 from schemas.matching import MatchPage, MatchRead
-from schemas.tables import Achievement, Need
+from schemas.tables import Achievement, ListingVector, Need
 from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
-from services.matching.outcomes import apply_dismissals, associations
-from services.matching.scoring import Side, Weights, max_score, score_pair
+from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
+from services.matching.scoring import Fit, Side, Weights, components_of, fit_pair, max_score, score_of, score_pair
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
-from services.matching.vectors import own_vector
+from services.matching.vectors import STORED, own_vector, vector_for
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
 from services.text import default_thesaurus, normalise
 
-PER_TERM_LIMIT = 50
+PER_TERM_LIMIT = 20  # 50 ranked no labelled need better, and cost 2.5x the hits to send, parse and score
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
 # Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
 MIN_SIMILARITY = 0.3  # a candidate found by meaning alone (no shared term) needs at least this cosine
@@ -174,20 +174,22 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
     other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    candidates = [(doc_id, text, matched, doc, similarities.get(doc_id, unseen))
-                  for doc_id, (text, matched, doc) in combined.items()]
-    candidates.sort(key=lambda c: (-max_score(weights, c[1], c[4]), c[0]))
-    scored: list[tuple[tuple, float, list, dict, list]] = []
-    for doc_id, text, matched, doc, similarity in candidates:
-        if len(scored) >= limit and max_score(weights, text, similarity) < scored[limit - 1][1]:
+    candidates = [(max_score(weights, text, similarities.get(doc_id, unseen)), doc_id, text, matched, doc,
+                   similarities.get(doc_id, unseen)) for doc_id, (text, matched, doc) in combined.items()]
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    scored: list[tuple[tuple, float, list, dict, Fit]] = []
+    for bound, doc_id, text, matched, doc, similarity in candidates:
+        if len(scored) >= limit and bound < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now,
-                                       similarity)
-        key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
-        bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
-    return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+        fit = fit_pair(tax, text, need, achievement, other_side.published_at, now, similarity)
+        score, text_part, rest = score_of(weights, fit)
+        key = rank_key(score, text_part, rest, other_side.published_at, doc.get("title_n", ""), doc_id)
+        bisect.insort(scored, (key, score, matched, doc, fit), key=lambda s: s[0])
+    # Components (and reasons) only for the matches shown.
+    return [_match(score, matched, doc, components_of(weights, fit))
+            for _, score, matched, doc, fit in scored[:limit]]
 
 
 def similarities_of(hits: list[dict]) -> dict[str, float]:
@@ -195,12 +197,12 @@ def similarities_of(hits: list[dict]) -> dict[str, float]:
     return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
 
 
-def rank_key(score: float, components: list[dict], published_at: datetime | None, title: str, doc_id: str) -> tuple:
+def rank_key(score: float, text: float, structured: float, published_at: datetime | None, title: str,
+             doc_id: str) -> tuple:
     """How matches are ordered: by score, and equal scores by what a broker would look at next (the
     better text relevance, then the better structured fit, then the newer listing), then by title and
-    id, so that the same data ranks the same on every install (ids are random)."""
-    text = next((c["contribution"] for c in components if c["name"] == "text"), 0.0)
-    structured = sum(c["contribution"] for c in components if c["name"] != "text")
+    id, so that the same data ranks the same on every install (ids are random). `text`, `structured`:
+    the text component's contribution and the sum of the others' (`scoring.score_of`)."""
     return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
             doc_id)
 
@@ -259,6 +261,8 @@ def highlight(text: str, terms: list[str]) -> str:
     terms = sorted({t for t in terms if t}, key=len, reverse=True)
     if not terms:
         return text
+    if len(terms) == 1:  # the same, without compiling a pattern (once per matched term of every match shown)
+        return text.replace(terms[0], f"<em>{terms[0]}</em>")
     return re.sub("|".join(map(re.escape, terms)), lambda found: f"<em>{found.group(0)}</em>", text)
 
 
@@ -269,20 +273,26 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     from services import listings
 
     spec = listings.SPECS[kind]
-    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id))).first()
+    # One round trip: the listing, its stored vector and which learning the cached associations must be.
+    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id)
+                                 .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id)
+                                 .add_columns(*STORED, LEARNED_VERSION))).first()
     if row is None:
         raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
-    learned = await associations(session)
-    vector = await own_vector(session, row[0])
+    listing, stored, version = row[0], tuple(row[2:5]), row[5]
+    learned = await associations(session, version)
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    matches = await match_listing(search, settings, kind, row[0], limit or settings.match_top_k, learned, vector)
-    matches = await apply_dismissals(session, kind, listing_id, matches)
-    # Summaries for display come from PostgreSQL: the term queries keep their answers small.
-    other_kind = kinds.of(kind).other()
-    other, text = other_kind.table, getattr(other_kind.table, other_kind.summary)
-    found = dict((await session.execute(select(other.id, text).where(other.id.in_([m.id for m in matches])))).all())
+    vector = await vector_for(listing, stored)
+    matches = await match_listing(search, settings, kind, listing, limit or settings.match_top_k, learned, vector)
+    # Summaries for display from PostgreSQL (the term queries keep their answers small), and the
+    # dismissed pairs' reasons, in one statement over the top K.
+    other = kinds.of(kind).other().table
+    found = {id_: (summary, reason) for id_, summary, reason in (await session.execute(
+        select(other.id, getattr(other, kinds.of(kind).other().summary),
+               dismissal_reason(kind, listing_id, other.id)).where(other.id.in_([m.id for m in matches])))).all()}
+    matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
     return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
-        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id) or "")[:160],
+        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id, ("",))[0] or "")[:160],
                   organisation_name=m.document["organisation_name"], field=m.document["field"],
                   region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
         for m in matches])

@@ -5,7 +5,6 @@ term expansion uses ("similar firms adopted this"); a dismissed pair's score is 
 """
 
 import json
-import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -84,6 +83,22 @@ async def apply_dismissals(session: AsyncSession, kind: ListKind, listing_id: uu
         select(other, LeadOutcomeRow.reason).where(column == listing_id,
                                                    LeadOutcomeRow.outcome == LeadOutcome.dismissed)
         .order_by(LeadOutcomeRow.created_at))).all())
+    return lower_dismissed(matches, reasons)
+
+
+def dismissal_reason(kind: ListKind, listing_id: uuid.UUID, counterpart_id):
+    """The latest reason a party dismissed the pair (listing, counterpart) for, as a column of a statement
+    over the counterparts (`counterpart_id`: their id column; NULL: not dismissed), so that a live match
+    reads it with the counterparts' summaries."""
+    about = kinds.of(kind)
+    column, other = getattr(LeadOutcomeRow, about.lead_column), getattr(LeadOutcomeRow, about.other().lead_column)
+    return (select(LeadOutcomeRow.reason).where(column == listing_id, other == counterpart_id,
+                                                LeadOutcomeRow.outcome == LeadOutcome.dismissed)
+            .order_by(LeadOutcomeRow.created_at.desc()).limit(1).scalar_subquery())
+
+
+def lower_dismissed(matches: list, reasons: dict[uuid.UUID, str]) -> list:
+    """`apply_dismissals` with the dismissed pairs' reasons already read (counterpart id → reason)."""
     if not reasons:
         return matches
     for match in matches:
@@ -123,20 +138,27 @@ async def learn(session: AsyncSession, min_support: int = MIN_SUPPORT) -> int:
     return len(rows)
 
 
+# Which learning the associations are from: `learn` replaces them all in one transaction (one
+# `learned_at`), so a cheap max() read with the listing says whether the cached ones are still current,
+# also after a `market learn` in another process. None: there are none.
+LEARNED_VERSION = select(func.max(TermAssociation.learned_at)).scalar_subquery()
+UNREAD = object()  # `associations` reads the version itself
 _cache: dict = {}
-CACHE_SECONDS = 60.0
 
 
-async def associations(session: AsyncSession) -> dict[str, list[str]]:
-    """need term → achievement terms adopted with it, strongest first (cached a minute per process)."""
-    if _cache and time.monotonic() - _cache["at"] < CACHE_SECONDS:
+async def associations(session: AsyncSession, version=UNREAD) -> dict[str, list[str]]:
+    """need term → achievement terms adopted with it, strongest first. Cached per process while the
+    table's version (`LEARNED_VERSION`, read by the caller with its own statement, or here) is unchanged."""
+    if version is UNREAD:
+        version = await session.scalar(select(LEARNED_VERSION))
+    if _cache and _cache["version"] == version:
         return _cache["value"]
     learned: dict[str, list[str]] = {}
     for row in (await session.scalars(select(TermAssociation).order_by(
             TermAssociation.support.desc(), TermAssociation.achievement_term))).all():
         if len(learned.setdefault(row.need_term, [])) < LEARNED_PER_TERM:
             learned[row.need_term].append(row.achievement_term)
-    _cache.update(at=time.monotonic(), value=learned)
+    _cache.update(version=version, value=learned)
     return learned
 
 

@@ -128,36 +128,72 @@ def semantic_fit(similarity: float | None) -> float:
     return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
-def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achievement: Side,
-               counterpart_published: datetime | None, now: datetime | None = None,
-               similarity: float | None = None) -> tuple[float, list[dict]]:
-    """The score in [0, 1] and its components, each with its fit, weight and contribution. `similarity`
-    is the cosine of the two listings' sentence vectors (None: not known)."""
-    now = now or datetime.now(UTC)
+@dataclass(frozen=True)
+class Fit:
+    """A pair's fits before weighting: its score and its components both follow from them."""
+
+    text: float
+    meaning: float
+    similarity: float | None
+    gate: float
+    parts: dict[str, tuple[float, str]]  # structured component -> (fit, detail)
+
+
+def fit_pair(tax: Taxonomy, text: float, need: Side, achievement: Side, counterpart_published: datetime | None,
+             now: datetime, similarity: float | None = None) -> Fit:
     text = min(1.0, max(0.0, text))
     meaning = semantic_fit(similarity)
     gate = min(1.0, max(text, meaning) / TEXT_GATE)  # the words or the meaning say it is the same problem
-    parts = {
+    return Fit(text, meaning, similarity, gate, {
         "field": field_fit(tax, need, achievement),
         "maturity": maturity_fit(need.trl, achievement.trl),
         "price": price_fit(need, achievement),
         "mode": mode_fit(need.modes, achievement.modes),
         "region": region_fit(need.region, achievement.region),
         "freshness": freshness_fit(counterpart_published, now),
-    }
-    components = [{"name": "text", "fit": round(text, 4), "weight": weights.text,
-                   "contribution": round(weights.text * text, 4), "detail": "relevance of the matched terms"}]
+    })
+
+
+def score_of(weights: Weights, fit: Fit) -> tuple[float, float, float]:
+    """(score, text contribution, the other contributions' sum), as `score_pair` computes them but without
+    its components: ranking scores hundreds of candidates and shows K. Summed in the components' order,
+    so the score is the same float."""
+    text = round(weights.text * fit.text, 4)
+    total, weight, rest = text, weights.text, 0.0
     if weights.semantic:
+        contribution = round(weights.semantic * fit.meaning, 4)
+        total, weight, rest = total + contribution, weight + weights.semantic, rest + contribution
+    for name, (value, _) in fit.parts.items():
+        part = getattr(weights, name)
+        contribution = round(part * value * fit.gate, 4)
+        total, weight, rest = total + contribution, weight + part, rest + contribution
+    return round(min(1.0, total / (weight or 1.0)), 4), text, rest
+
+
+def components_of(weights: Weights, fit: Fit) -> list[dict]:
+    """Each component with its fit, weight and contribution (the reasons of a match)."""
+    components = [{"name": "text", "fit": round(fit.text, 4), "weight": weights.text,
+                   "contribution": round(weights.text * fit.text, 4), "detail": "relevance of the matched terms"}]
+    if weights.semantic:
+        similarity = fit.similarity
         detail = ("meaning of the two texts" + (f" (cosine {similarity:.2f})" if similarity is not None else
                                                 " not known"))
-        components.append({"name": "semantic", "fit": round(meaning, 4), "weight": weights.semantic,
-                           "contribution": round(weights.semantic * meaning, 4), "detail": detail})
-    for name, (fit, detail) in parts.items():
+        components.append({"name": "semantic", "fit": round(fit.meaning, 4), "weight": weights.semantic,
+                           "contribution": round(weights.semantic * fit.meaning, 4), "detail": detail})
+    for name, (value, detail) in fit.parts.items():
         weight = getattr(weights, name)
-        components.append({"name": name, "fit": round(fit, 4), "weight": weight,
-                           "contribution": round(weight * fit * gate, 4), "detail": detail})
-    total = sum(c["contribution"] for c in components) / (sum(c["weight"] for c in components) or 1.0)
-    return round(min(1.0, total), 4), components
+        components.append({"name": name, "fit": round(value, 4), "weight": weight,
+                           "contribution": round(weight * value * fit.gate, 4), "detail": detail})
+    return components
+
+
+def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achievement: Side,
+               counterpart_published: datetime | None, now: datetime | None = None,
+               similarity: float | None = None) -> tuple[float, list[dict]]:
+    """The score in [0, 1] and its components, each with its fit, weight and contribution. `similarity`
+    is the cosine of the two listings' sentence vectors (None: not known)."""
+    fit = fit_pair(tax, text, need, achievement, counterpart_published, now or datetime.now(UTC), similarity)
+    return score_of(weights, fit)[0], components_of(weights, fit)
 
 
 def max_score(weights: Weights, text: float, similarity: float | None = None) -> float:

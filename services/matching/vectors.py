@@ -84,9 +84,15 @@ async def vectors_of(sessions, kind: ListKind, entries: list[tuple]) -> dict[uui
 
 
 async def own_vector(session: AsyncSession, row: Achievement | Need) -> list[float]:
-    """One listing's vector for a match: the stored one, or (a draft, or a listing whose edit the worker
-    has not reached yet) encoded now, not stored (the worker stores what it indexes)."""
+    """One listing's vector for a match (see `vector_for`)."""
     stored = (await session.execute(select(*STORED).where(ListingVector.listing_id == row.id))).first()
-    if (blob := current(row, tuple(stored) if stored else None)) is not None:
+    return await vector_for(row, tuple(stored) if stored else None)
+
+
+async def vector_for(row: Achievement | Need, stored: tuple | None) -> list[float]:
+    """The stored vector (`stored`: the STORED columns read with the row, None if it has none) or (a draft,
+    or a listing whose edit the worker has not reached yet) encoded now, not stored (the worker stores
+    what it indexes)."""
+    if (blob := current(row, stored)) is not None:
         return unpack(blob)
     return (await asyncio.to_thread(encode, [listing_text(row)]))[0]

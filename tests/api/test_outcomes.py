@@ -63,3 +63,27 @@ async def test_won_leads_teach_an_association_a_later_match_explains(client, mar
     assert body["engine_version"] and body["released"]["needs_hard.jsonl"]["nDCG@10"] > 0
     assert sum(band["won"] for band in body["outcomes"]) == 2 and body["associations"] > 0
     assert (await client.get("/v1/matching/quality", headers=firm.headers)).status_code == 403
+
+
+async def test_associations_learned_elsewhere_reach_the_next_live_match(client, market, sync, ctx):
+    """`market learn` in another process cannot clear this one's cache: the version read with the listing
+    (the associations' `learned_at`) must."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from schemas.outcomes import TermAssociation
+
+    uni, firm = await market.organisation("university"), await market.organisation("enterprise")
+    picker = await create_listing(market, "achievements", uni, **TEA_PICKER)
+    need = await create_listing(market, "needs", firm, title="猕猴桃园果农老龄化", keywords=["招工难"],
+                                description="果园面积大，采果季节找不到年轻人。",
+                                field="modern_agriculture.smart_agriculture")
+    await sync()
+    path = f"/v1/needs/{need['id']}/matches"
+    before = (await client.get(path)).json()["matches"]  # the (empty) associations are cached now
+    assert not any(m["reasons"].get("learned") for m in before)
+    async with ctx.sessions() as session, session.begin():  # what another process's `learn` writes
+        await session.execute(insert(TermAssociation).values(need_term="招工难", achievement_term="采摘机器人",
+                                                             support=2))
+    matches = (await client.get(path)).json()["matches"]
+    best = next(m for m in matches if m["id"] == picker["id"])
+    assert best["reasons"]["learned"]["terms"] == ["采摘机器人"]

@@ -45,8 +45,7 @@ def test_equal_scores_rank_the_same_on_two_installs():
     ]
 
     def ranking() -> list[str]:
-        keys = [rank_key(0.6, [{"name": "text", "contribution": text}, {"name": "field", "contribution": rest}],
-                         when, title, str(uuid.uuid4())) for title, text, rest, when in candidates]
+        keys = [rank_key(0.6, text, rest, when, title, str(uuid.uuid4())) for title, text, rest, when in candidates]
         return [key[4] for key in sorted(keys)]
 
     assert ranking() == ranking() == ["丁", "丙", "甲", "乙"]  # newest first among equals, then by title
