@@ -25,7 +25,7 @@ from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import apply_dismissals, associations
-from services.matching.scoring import Side, Weights, max_score, score_pair
+from services.matching.scoring import Side, Weights, max_score, score_pair, score_value
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
 from services.matching.vectors import own_vector
@@ -174,20 +174,24 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
     other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    candidates = [(doc_id, text, matched, doc, similarities.get(doc_id, unseen))
-                  for doc_id, (text, matched, doc) in combined.items()]
-    candidates.sort(key=lambda c: (-max_score(weights, c[1], c[4]), c[0]))
-    scored: list[tuple[tuple, float, list, dict, list]] = []
-    for doc_id, text, matched, doc, similarity in candidates:
-        if len(scored) >= limit and max_score(weights, text, similarity) < scored[limit - 1][1]:
+    candidates = [(max_score(weights, text, similarity), doc_id, text, matched, doc, similarity)
+                  for doc_id, (text, matched, doc) in combined.items()
+                  for similarity in (similarities.get(doc_id, unseen),)]
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    scored: list[tuple] = []  # the best `limit` so far, by rank key
+    for bound, doc_id, text, matched, doc, similarity in candidates:
+        if len(scored) >= limit and bound < scored[limit - 1][1]:
             break
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        score, components = score_pair(tax, weights, text, need, achievement, other_side.published_at, now,
-                                       similarity)
-        key = rank_key(score, components, other_side.published_at, doc.get("title_n", ""), doc_id)
-        bisect.insort(scored, (key, score, matched, doc, components), key=lambda s: s[0])
-    return [_match(score, matched, doc, components) for _, score, matched, doc, components in scored[:limit]]
+        # The score alone first: only the kept ones get their components (below).
+        score, text_part, structured = score_value(tax, weights, text, need, achievement, other_side.published_at,
+                                                   now, similarity)
+        key = _order(score, text_part, structured, other_side.published_at, doc.get("title_n", ""), doc_id)
+        bisect.insort(scored, (key, score, matched, doc, (text, need, achievement, other_side.published_at, now,
+                                                          similarity)), key=lambda s: s[0])
+        del scored[limit:]
+    return [_match(score, matched, doc, score_pair(tax, weights, *pair)[1]) for _, score, matched, doc, pair in scored]
 
 
 def similarities_of(hits: list[dict]) -> dict[str, float]:
@@ -201,6 +205,11 @@ def rank_key(score: float, components: list[dict], published_at: datetime | None
     id, so that the same data ranks the same on every install (ids are random)."""
     text = next((c["contribution"] for c in components if c["name"] == "text"), 0.0)
     structured = sum(c["contribution"] for c in components if c["name"] != "text")
+    return _order(score, text, structured, published_at, title, doc_id)
+
+
+def _order(score: float, text: float, structured: float, published_at: datetime | None, title: str,
+           doc_id: str) -> tuple:
     return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
             doc_id)
 

@@ -128,6 +128,18 @@ def semantic_fit(similarity: float | None) -> float:
     return min(1.0, max(0.0, (similarity - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
+def _structured(tax: Taxonomy, need: Side, achievement: Side, counterpart_published: datetime | None,
+                now: datetime) -> dict[str, tuple[float, str]]:
+    return {
+        "field": field_fit(tax, need, achievement),
+        "maturity": maturity_fit(need.trl, achievement.trl),
+        "price": price_fit(need, achievement),
+        "mode": mode_fit(need.modes, achievement.modes),
+        "region": region_fit(need.region, achievement.region),
+        "freshness": freshness_fit(counterpart_published, now),
+    }
+
+
 def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achievement: Side,
                counterpart_published: datetime | None, now: datetime | None = None,
                similarity: float | None = None) -> tuple[float, list[dict]]:
@@ -137,14 +149,7 @@ def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achieve
     text = min(1.0, max(0.0, text))
     meaning = semantic_fit(similarity)
     gate = min(1.0, max(text, meaning) / TEXT_GATE)  # the words or the meaning say it is the same problem
-    parts = {
-        "field": field_fit(tax, need, achievement),
-        "maturity": maturity_fit(need.trl, achievement.trl),
-        "price": price_fit(need, achievement),
-        "mode": mode_fit(need.modes, achievement.modes),
-        "region": region_fit(need.region, achievement.region),
-        "freshness": freshness_fit(counterpart_published, now),
-    }
+    parts = _structured(tax, need, achievement, counterpart_published, now)
     components = [{"name": "text", "fit": round(text, 4), "weight": weights.text,
                    "contribution": round(weights.text * text, 4), "detail": "relevance of the matched terms"}]
     if weights.semantic:
@@ -158,6 +163,29 @@ def score_pair(tax: Taxonomy, weights: Weights, text: float, need: Side, achieve
                            "contribution": round(weight * fit * gate, 4), "detail": detail})
     total = sum(c["contribution"] for c in components) / (sum(c["weight"] for c in components) or 1.0)
     return round(min(1.0, total), 4), components
+
+
+def score_value(tax: Taxonomy, weights: Weights, text: float, need: Side, achievement: Side,
+                counterpart_published: datetime | None, now: datetime, similarity: float | None = None
+                ) -> tuple[float, float, float]:
+    """`score_pair`'s score without building its components (most candidates a match scores never reach
+    its top K), with what ranking compares next: (score, the text's contribution, the sum of the other
+    contributions). Each contribution is rounded and summed in the same order as `score_pair`'s, so the
+    numbers are the same to the last bit."""
+    text = min(1.0, max(0.0, text))
+    meaning = semantic_fit(similarity)
+    gate = min(1.0, max(text, meaning) / TEXT_GATE)
+    own = [round(weights.text * text, 4)]
+    total_weight = [weights.text]
+    if weights.semantic:
+        own.append(round(weights.semantic * meaning, 4))
+        total_weight.append(weights.semantic)
+    for name, (fit, _) in _structured(tax, need, achievement, counterpart_published, now).items():
+        weight = getattr(weights, name)
+        own.append(round(weight * fit * gate, 4))
+        total_weight.append(weight)
+    score = round(min(1.0, sum(own) / (sum(total_weight) or 1.0)), 4)
+    return score, own[0], sum(own[1:])
 
 
 def max_score(weights: Weights, text: float, similarity: float | None = None) -> float:
