@@ -7,6 +7,7 @@ fit counts fully only once one of the two reaches TEXT_GATE, so a pair that mere
 region and a price band never ranks high.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,6 +44,14 @@ class Weights:
     region: float
     freshness: float
     semantic: float = 0.0
+
+    @functools.cached_property
+    def structured(self) -> float:
+        return self.field + self.maturity + self.price + self.mode + self.region + self.freshness
+
+    @functools.cached_property
+    def total(self) -> float:
+        return self.text + self.semantic + self.structured
 
     @classmethod
     def from_settings(cls, settings) -> "Weights":
@@ -192,7 +201,5 @@ def max_score(weights: Weights, text: float, similarity: float | None = None) ->
     """The best score a pair with this text relevance and similarity could reach with a perfect structured fit."""
     text = min(1.0, max(0.0, text))
     meaning = semantic_fit(similarity)
-    structured = weights.field + weights.maturity + weights.price + weights.mode + weights.region + weights.freshness
-    total = weights.text + weights.semantic + structured
     return (weights.text * text + weights.semantic * meaning
-            + structured * min(1.0, max(text, meaning) / TEXT_GATE)) / (total or 1.0)
+            + weights.structured * min(1.0, max(text, meaning) / TEXT_GATE)) / (weights.total or 1.0)
