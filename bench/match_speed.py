@@ -11,8 +11,10 @@ Run: `make bench-speed` (or `python -m bench.match_speed --achievements 10000 --
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -119,6 +121,22 @@ async def load(ctx, achievements: int, needs: int) -> None:
 def percentiles(timings: list[float]) -> tuple[float, float]:
     timings = sorted(timings)
     return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) so far of this process and of the Meilisearch processes it started."""
+    def stat(pid: str) -> tuple[str, int, float]:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = text[text.rindex(")") + 2:].split()
+        return text[text.index("(") + 1:text.rindex(")")], int(fields[1]), (int(fields[11]) + int(fields[12]))
+
+    me, meili = os.getpid(), 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError):
+            name, parent, ticks = stat(pid)
+            meili += ticks if name.startswith("meilisearch") and parent == me else 0
+    tick = os.sysconf("SC_CLK_TCK")
+    return stat(str(me))[2] / tick, meili / tick
 
 
 def raw_client(ctx) -> httpx.AsyncClient:
@@ -232,12 +250,14 @@ async def main(args) -> None:
             print(f"live match of {kind}: API p50 {p50:.1f} / p95 {p95:.1f} ms, its multi-search raw "
                   f"p50 {raw50:.1f} / p95 {raw95:.1f} ms ({args.samples} each)")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         count = await match_all(ctx, limit=args.batch)
         elapsed = time.perf_counter() - started
+        python_cpu, meili_cpu = (after - before for after, before in zip(cpu_seconds(), cpu, strict=True))
         rate = count / elapsed
         print(f"market match --all: {count} listings in {elapsed:.1f} s = {rate:.1f} listings/s "
-              f"(all {total} would take ~{total / rate / 60:.0f} min)")
+              f"(all {total} would take ~{total / rate / 60:.0f} min); CPU per listing: Python "
+              f"{python_cpu / count * 1000:.1f} ms, Meilisearch {meili_cpu / count * 1000:.1f} ms")
 
         print(f"\n| what ({args.achievements} achievements, {args.needs} needs) | ours | raw Meilisearch | ratio |")
         print("|---|---|---|---|")
