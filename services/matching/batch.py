@@ -2,7 +2,9 @@
 
 Per batch of listings of one list: their rows and stored vectors in one query, their terms (off the
 loop), each distinct term asked once a run (`TermAnswers`: a term many listings use costs one query),
-their vector queries in one multi-search, scoring, then the batch's leads written in one transaction.
+their nearest counterparts by one matrix product over the other list's vectors (`Neighbours`; the
+worker's small batches send their vector queries in one multi-search instead), scoring, then the
+batch's leads written in one transaction.
 Needs first, then achievements: within a phase no two listings touch the same lead rows, so the
 concurrent batches never wait on (or deadlock with) each other.
 """
