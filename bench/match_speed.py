@@ -321,12 +321,13 @@ async def main(args) -> None:
             print(f"live match of {kind}: API p50 {p50:.1f} / p95 {p95:.1f} ms, its multi-search raw "
                   f"p50 {raw50:.1f} / p95 {raw95:.1f} ms ({args.samples} each)")
 
-        started = time.perf_counter()
-        count = await match_all(ctx, limit=args.batch)
-        elapsed = time.perf_counter() - started
+        with Cpu(ctx) as cpu:
+            count = await match_all(ctx, limit=args.batch)
+        elapsed, python_cpu, meili_cpu = cpu.wall, cpu.ours, cpu.meili
         rate = count / elapsed
         print(f"market match --all: {count} listings in {elapsed:.1f} s = {rate:.1f} listings/s "
-              f"(all {total} would take ~{total / rate / 60:.0f} min)")
+              f"(all {total} would take ~{total / rate / 60:.0f} min); CPU per listing: Python "
+              f"{python_cpu / count * 1000:.1f} ms, Meilisearch {meili_cpu / count * 1000:.1f} ms")
 
         print(f"\n| what ({args.achievements} achievements, {args.needs} needs) | ours | raw Meilisearch | ratio |")
         print("|---|---|---|---|")

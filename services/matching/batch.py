@@ -2,7 +2,9 @@
 
 Per batch of listings of one list: their rows and stored vectors in one query, their terms (off the
 loop), each distinct term asked once a run (`TermAnswers`: a term many listings use costs one query),
-their vector queries in one multi-search, scoring, then the batch's leads written in one transaction.
+their nearest counterparts by one matrix product over the other list's vectors (`Neighbours`; the
+worker's small batches send their vector queries in one multi-search instead), scoring, then the
+batch's leads written in one transaction.
 Needs first, then achievements: within a phase no two listings touch the same lead rows, so the
 concurrent batches never wait on (or deadlock with) each other.
 """
@@ -11,12 +13,14 @@ import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import LISTING_TABLES, ListingVector
-from services.matching.engine import Match, counterpart, fuse, term_query, terms_of_row, vector_query
+from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, terms_of_row, vector_query
+from services.matching.nearest import Documents, Nearest, vector_hits
 from services.matching.outcomes import associations
 from services.matching.refresh import request_refresh, write
 from services.matching.scoring import Weights
@@ -68,10 +72,31 @@ class TermAnswers:
         return {term: await future for term, future in wanted.items()}
 
 
-async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]
-                  ) -> dict[uuid.UUID, list[Match]]:
+@dataclass
+class Neighbours:
+    """A phase's vector candidates found in memory (`match --all`), instead of a vector query each."""
+
+    nearest: Nearest
+    documents: Documents
+
+    @classmethod
+    def of(cls, ctx, other: ListKind) -> "Neighbours":
+        return cls(Nearest(ctx.sessions, other), Documents(ctx.search, other))
+
+    async def hits(self, rows: list, vectors: dict, term_results: dict[str, dict], pool: int) -> list[list[dict]]:
+        """Each listing's vector hits, as a vector query would have returned them."""
+        similar = await self.nearest.similar([(row.organisation_id, vectors[row.id]) for row in rows], pool)
+        known = {hit["id"]: hit for result in term_results.values() for hit in result["hits"]}
+        documents = await self.documents.get(
+            {doc_id for found in similar for doc_id, cosine in found if cosine >= MIN_SIMILARITY}, known)
+        return [vector_hits(found, documents) for found in similar]
+
+
+async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]],
+                  neighbours: Neighbours | None = None) -> dict[uuid.UUID, list[Match]]:
     """The matches of the published ones of these listings of one list, computed together (no
-    transaction open, no connection held while Meilisearch answers)."""
+    transaction open, no connection held while Meilisearch answers). With `neighbours`, the vector
+    candidates come from memory, else from one vector query per listing."""
     settings, search = ctx.settings, ctx.search
     table = LISTING_TABLES[kind]
     weights = Weights.from_settings(settings)
@@ -85,16 +110,18 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
     terms = await asyncio.to_thread(lambda: [terms_of_row(row, learned) for row in rows])
     try:
         term_results = await answers.get(term.term for listing_terms in terms for term in listing_terms)
-        vector_hits: list = [None] * len(rows)
-        for start in range(0, len(rows) if pool else 0, QUERIES_PER_REQUEST):
+        hits: list = [None] * len(rows)
+        if pool and neighbours is not None:
+            hits = await neighbours.hits(rows, vectors, term_results, pool)
+        for start in range(0, len(rows) if pool and neighbours is None else 0, QUERIES_PER_REQUEST):
             chunk = rows[start:start + QUERIES_PER_REQUEST]
             response = await search.client.multi_search(
                 [vector_query(search, kind, row, vectors[row.id], pool) for row in chunk])
-            vector_hits[start:start + len(chunk)] = [result["hits"] for result in response["results"]]
+            hits[start:start + len(chunk)] = [result["hits"] for result in response["results"]]
         matches = await asyncio.to_thread(lambda: {
             row.id: fuse(search.owner_key(row.organisation_id), kind, row, listing_terms,
-                         [term_results[t.term] for t in listing_terms], hits, pool, weights, settings.match_top_k)
-            for row, listing_terms, hits in zip(rows, terms, vector_hits, strict=True)})
+                         [term_results[t.term] for t in listing_terms], found, pool, weights, settings.match_top_k)
+            for row, listing_terms, found in zip(rows, terms, hits, strict=True)})
     except SearchError as exc:
         if exc.code != "index_not_found":
             raise
@@ -102,11 +129,12 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
     return matches
 
 
-async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]]) -> None:
+async def match_batch(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned: dict[str, list[str]],
+                      neighbours: Neighbours | None = None) -> None:
     """One batch of `match --all`: matched together, their leads written set-wise in one transaction
     (`write`: lock order, retirement, dismissals). Within a phase no two listings share a lead row, so
     the batches never wait on each other."""
-    matches = await compute(ctx, kind, ids, answers, learned)
+    matches = await compute(ctx, kind, ids, answers, learned, neighbours)
     async with ctx.sessions() as session, session.begin():
         await write(session, kind, {listing_id: matches.get(listing_id) for listing_id in ids})
 
@@ -142,11 +170,13 @@ async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) 
     progress.start(sum(len(ids) for ids in work.values()))
     for phase in ListKind.needs, ListKind.achievements:
         answers = TermAnswers(ctx.search, counterpart(phase))  # per phase: the other list's answers
+        neighbours = Neighbours.of(ctx, counterpart(phase))  # and its vectors
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(kind: ListKind, ids: list, answers: TermAnswers = answers, gate=gate) -> None:
+        async def one(kind: ListKind, ids: list, answers: TermAnswers = answers, neighbours=neighbours,
+                      gate=gate) -> None:
             async with gate:
-                await match_batch(ctx, kind, ids, answers, learned)
+                await match_batch(ctx, kind, ids, answers, learned, neighbours)
                 progress.advance(len(ids))
 
         ids = work[phase]

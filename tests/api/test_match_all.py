@@ -2,6 +2,7 @@
 
 from services.matching import batch
 from services.matching.batch import match_all
+from tests.api.test_matching import HEAT_PUMP, UNRELATED, WINTER_NEED
 from tests.factories import create_listing
 
 PICKER = dict(title="基于视觉识别的茶叶嫩芽定位与柔性采摘末端执行器", keywords=["嫩芽识别", "采摘机器人", "末端执行器"],
@@ -13,10 +14,10 @@ NEED = dict(title="名优茶采摘全靠人工，想用采摘机器人", keyword
             field="modern_agriculture.smart_agriculture", required_trl=5, region="cd.pujiang")
 
 
-async def _need_view(client, broker, need_id: str) -> list[str]:
+async def _need_view(client, broker, need_id: str, scores: bool = False) -> list:
     leads = (await client.get("/v1/leads", headers=broker.headers,
                               params={"need_id": need_id, "view": "need"})).json()["items"]
-    return [lead["achievement"]["id"] for lead in leads]
+    return [(lead["achievement"]["id"], lead["score"]) if scores else lead["achievement"]["id"] for lead in leads]
 
 
 async def test_batches_store_the_live_ranking_and_leave_out_the_listings_own_organisation(
@@ -40,3 +41,28 @@ async def test_batches_store_the_live_ranking_and_leave_out_the_listings_own_org
     assert await match_all(ctx) == len(achievements) + len(needs)
     for need in needs:
         assert await _need_view(client, broker, need["id"]) == live[need["id"]]
+
+
+async def test_vector_candidates_found_in_memory_rank_as_the_live_vector_query_does(client, market, sync, ctx):
+    """`match --all` finds its vector candidates by one matrix product per batch, not Meilisearch's
+    vector query: a need that shares no term with the achievement that solves it gets the same leads,
+    with the same scores, as its live match."""
+    uni, institute = await market.organisation("university"), await market.organisation("institute")
+    firm, other_firm = await market.organisation("enterprise"), await market.organisation("enterprise")
+    pump = await create_listing(market, "achievements", uni, external_id="V-1", **HEAT_PUMP)
+    await create_listing(market, "achievements", uni, external_id="V-2", **UNRELATED)
+    await create_listing(market, "achievements", institute, external_id="V-3", **PICKER)
+    needs = [await create_listing(market, "needs", firm, **WINTER_NEED),
+             await create_listing(market, "needs", other_firm, **NEED)]
+    await sync()
+    broker = await market.broker()
+    live = {need["id"]: [(m["id"], m["score"]) for m in
+                         (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"]] for need in needs}
+    assert [found for found, _ in live[needs[0]["id"]]] == [pump["id"]]  # by meaning alone
+
+    await match_all(ctx)
+    for need in needs:
+        stored = await _need_view(client, broker, need["id"], scores=True)
+        assert [found for found, _ in stored] == [found for found, _ in live[need["id"]]]
+        for (_, score), (_, live_score) in zip(stored, live[need["id"]], strict=True):
+            assert abs(score - live_score) <= 1e-3  # exact cosines against the index's, to its rounding

@@ -9,12 +9,14 @@ from services.matching.scoring import (
     Side,
     Weights,
     field_fit,
+    fit_pair,
     freshness_fit,
     maturity_fit,
     max_score,
     mode_fit,
     price_fit,
     region_fit,
+    score_of,
     score_pair,
 )
 from services.taxonomy import taxonomy
@@ -130,3 +132,22 @@ def test_score_bands_are_calibrated(text, similarity, low, high):
     score, _ = score_pair(taxonomy(), CALIBRATION_WEIGHTS, text, side, side, NOW, NOW, similarity)
     assert low <= score < high
     assert max_score(CALIBRATION_WEIGHTS, text, similarity) >= score
+
+
+@pytest.mark.parametrize("weights", [W, Weights(0.5, 0.15, 0.1, 0.1, 0.08, 0.04, 0.03, semantic=0.4)])
+@pytest.mark.parametrize(("text", "similarity", "achievement"), [
+    (0.0, None, Side(field="advanced_energy.hydrogen")),
+    (0.05, 0.1, Side(field="new_materials.carbon", trl=3, region="cn.beijing")),
+    (0.37, 0.45, Side(field="advanced_energy.storage", trl=7, modes=("licence",), amount_negotiable=False,
+                      amount_min=Decimal(2 * 10**6), region="cd.wuhou", published_at=NOW - timedelta(days=300))),
+    (1.0, 0.8, Side(field="advanced_energy.hydrogen", trl=9, modes=("equity",), region="sc.mianyang")),
+])
+def test_the_score_without_components_is_the_same_to_the_last_bit(weights, text, similarity, achievement):
+    need = Side(field="advanced_energy.hydrogen", trl=5, modes=("licence",), amount_negotiable=False,
+                amount_min=Decimal(1), amount_max=Decimal(10**6), region="cd.wuhou")
+    score, components = score_pair(taxonomy(), weights, text, need, achievement, achievement.published_at, NOW,
+                                   similarity)
+    text_part = next(c["contribution"] for c in components if c["name"] == "text")
+    rest = sum(c["contribution"] for c in components if c["name"] != "text")
+    fit = fit_pair(taxonomy(), text, need, achievement, achievement.published_at, NOW, similarity)
+    assert score_of(weights, fit) == (score, text_part, rest)
