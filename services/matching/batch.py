@@ -146,10 +146,12 @@ async def refresh_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID], fan_ou
     worker may be writing listings of the other list meanwhile (two listings share at most one lead row,
     so one per transaction never waits in a cycle). With `fan_out`, the counterparts each one touched
     get a deduplicated refresh request in the same transaction."""
-    ids = sorted(ids)
-    if not ids:
-        return
-    async with ctx.sessions() as session:
+    table = LISTING_TABLES[kind]
+    async with ctx.sessions() as session:  # a listing never published has no leads to write or retire
+        ids = sorted((await session.scalars(select(table.id).where(
+            table.id.in_(set(ids)), table.published_at.is_not(None)))).all())
+        if not ids:
+            return
         learned = await associations(session)
     matches = await compute(ctx, kind, ids, TermAnswers(ctx.search, counterpart(kind)), learned)
     for listing_id in ids:

@@ -49,8 +49,9 @@ async def documents_of(ctx, kind: ListKind, rows: list) -> list[dict]:
 
 
 async def listing_documents(ctx, kind: ListKind, ids: set[uuid.UUID]) -> tuple[list[dict], set[uuid.UUID]]:
-    """(documents of the published listings, ids to remove: every other one, or a deleted one). The rows
-    are read and the connection given back before any encoding or Meilisearch call."""
+    """(documents of the published listings, ids to remove: every other one that was ever published, or a
+    deleted one; a bulk import's drafts cost Meilisearch nothing). The rows are read and the connection
+    given back before any encoding or Meilisearch call."""
     table = LISTING_TABLES[kind]
     async with ctx.sessions() as session:
         rows = (await session.execute(listing_rows(kind).where(table.id.in_(ids)))).all()
@@ -58,7 +59,8 @@ async def listing_documents(ctx, kind: ListKind, ids: set[uuid.UUID]) -> tuple[l
     if deleted := ids - {found[0].id for found in rows}:
         async with ctx.sessions() as session, session.begin():
             await forget(session, deleted)
-    return documents, ids - {uuid.UUID(d["id"]) for d in documents}
+    never = {found[0].id for found in rows if found[0].published_at is None}  # never in the index
+    return documents, ids - {uuid.UUID(d["id"]) for d in documents} - never
 
 
 async def apply_documents(search: SearchIndexes, kind: ListKind, documents: list[dict], gone: set[uuid.UUID],

@@ -75,6 +75,19 @@ async def test_unpublished_listing_leaves_the_index(client, market, sync):
     assert hydrogen["id"] not in [h["id"] for h in body["hits"]]
 
 
+async def test_drafts_cost_meilisearch_nothing(market, university, ctx, sync):
+    """A bulk import's thousands of drafts: the worker sends no write to Meilisearch for a listing that was
+    never published (there is nothing to remove), and none of its leads to write."""
+    async def next_task() -> int:  # Meilisearch numbers every task in order: a write in between shows
+        return (await ctx.search.client.delete_documents(ctx.search.uid(ListKind.achievements), ["none"]))["taskUid"]
+
+    await sync()
+    before = await next_task()
+    await create_listing(market, "achievements", university, publish=False, external_id="D-1")
+    await sync()
+    assert await next_task() == before + 1
+
+
 async def test_confidential_need_is_anonymous_in_search(client, market, sync):
     firm = await market.organisation("enterprise", name="绝密动力电池有限公司")
     need = await create_listing(market, "needs", firm, confidential=True, title="锂电池热失控预警")
