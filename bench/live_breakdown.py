@@ -18,7 +18,6 @@ from sqlalchemy import select
 from bench.match_speed import dataset, percentiles, raw_client
 from bench.stack import bench_stack
 from schemas.enums import ListKind
-from schemas.tables import LISTING_TABLES
 from services import kinds
 from services.listings import SPECS
 from services.listings.rules import readable
@@ -57,7 +56,7 @@ class Clock:
 
 
 async def breakdown(client, ctx, kind: ListKind, samples: int, clock: Clock) -> None:
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     spec, other = SPECS[kind], kinds.of(kind).other()
     weights = Weights.from_settings(ctx.settings)
     pool, top_k = ctx.settings.match_semantic_pool, ctx.settings.match_top_k

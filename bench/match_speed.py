@@ -34,7 +34,8 @@ from sqlalchemy import insert, select
 
 from bench.stack import Prepare, bench_stack
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, Achievement, ListingVector, Need, Organisation
+from schemas.tables import Achievement, ListingVector, Need, Organisation
+from services import kinds
 from services.matching.batch import match_all
 from services.matching.engine import counterpart, term_query, terms_of_row, vector_query
 from services.matching.outcomes import associations
@@ -215,7 +216,7 @@ async def raw_indexing(ctx, folder: Path) -> Cpu:
     body per batch, not timed) into scratch indexes with the same settings, in the same writes sent all at
     once (Meilisearch indexes the writes waiting for an index together)."""
     bodies: dict[ListKind, list[Path]] = {}
-    for kind, table in LISTING_TABLES.items():
+    for kind, table in kinds.TABLES.items():
         after = None
         while True:
             query = listing_rows(kind).where(table.status == ListingStatus.published).order_by(table.id)
@@ -265,7 +266,7 @@ async def live(client, ctx, samples: int) -> dict[str, tuple]:
     async with ctx.sessions() as session:
         learned = await associations(session)
     async with raw_client(ctx) as http:
-        for kind, table in LISTING_TABLES.items():
+        for kind, table in kinds.TABLES.items():
             async with ctx.sessions() as session:
                 rows = list((await session.scalars(select(table).order_by(table.id).limit(samples))).all())
             bodies = [await multi_search_body(ctx, kind, row, learned) for row in rows]

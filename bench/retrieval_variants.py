@@ -19,7 +19,8 @@ from bench import match_quality as mq
 from bench.match_speed import dataset, percentiles, raw_client
 from bench.stack import bench_stack, operator_headers, register_organisations
 from schemas.enums import ListKind
-from schemas.tables import LISTING_TABLES, Achievement, Need
+from schemas.tables import Achievement, Need
+from services import kinds
 from services.matching import engine, terms
 from services.matching.outcomes import associations
 from services.matching.vectors import own_vector
@@ -104,7 +105,7 @@ async def speed(ctx, samples: int, chosen: dict) -> None:
     print("| variant | list | term queries | raw multi-search p50 / p95 ms |")
     print("|---|---|---|---|")
     async with raw_client(ctx) as http:
-        for kind, table in LISTING_TABLES.items():
+        for kind, table in kinds.TABLES.items():
             async with ctx.sessions() as session:
                 rows = list((await session.scalars(select(table).order_by(table.id).limit(samples))).all())
                 vectors = [await own_vector(session, row) for row in rows]

@@ -21,8 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from schemas.enums import ListKind
-
 
 def _now_column(**kw) -> Column:
     return Column(DateTime(timezone=True), nullable=False, server_default=func.now(), **kw)
@@ -219,9 +217,6 @@ class Need(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_now_column(index=True))
 
     __table_args__ = (UniqueConstraint("organisation_id", "external_id", name="uq_need_external"),)
-
-
-LISTING_TABLES = {ListKind.achievements: Achievement, ListKind.needs: Need}
 
 
 class ListingVector(SQLModel, table=True):

@@ -55,6 +55,7 @@ NEED = Kind(
 KINDS = {ListKind.achievements: ACHIEVEMENT, ListKind.needs: NEED}
 BY_NOUN = {k.noun: k for k in KINDS.values()}  # an outbox or audit aggregate type -> its kind
 BY_TABLE = {k.table: k for k in KINDS.values()}
+TABLES = {k.kind: k.table for k in KINDS.values()}  # a list -> its table
 
 
 def of(kind: ListKind) -> Kind:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, ListingVector
+from schemas.tables import ListingVector
+from services import kinds
 from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, terms_of_row, vector_query
 from services.matching.nearest import Documents, Nearest, vector_hits
 from services.matching.outcomes import associations
@@ -98,7 +99,7 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
     transaction open, no connection held while Meilisearch answers). With `neighbours`, the vector
     candidates come from memory, else from one vector query per listing."""
     settings, search = ctx.settings, ctx.search
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     weights = Weights.from_settings(settings)
     pool = settings.match_semantic_pool if weights.semantic else 0
     async with ctx.sessions() as session:
@@ -146,7 +147,7 @@ async def refresh_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID], fan_ou
     worker may be writing listings of the other list meanwhile (two listings share at most one lead row,
     so one per transaction never waits in a cycle). With `fan_out`, the counterparts each one touched
     get a deduplicated refresh request in the same transaction."""
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     async with ctx.sessions() as session:  # a listing never published has no leads to write or retire
         ids = sorted((await session.scalars(select(table.id).where(
             table.id.in_(set(ids)), table.published_at.is_not(None)))).all())
@@ -165,7 +166,7 @@ async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) 
     """Every published need and achievement (or the first `limit` of each list, for a benchmark)."""
     work: dict[ListKind, list] = {}
     async with ctx.sessions() as session:
-        for kind, table in LISTING_TABLES.items():
+        for kind, table in kinds.TABLES.items():
             work[kind] = list((await session.scalars(select(table.id).where(
                 table.status == ListingStatus.published).order_by(table.id).limit(limit))).all())
         learned = await associations(session)

@@ -18,7 +18,8 @@ import numpy as np
 from sqlalchemy import select
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, ListingVector
+from schemas.tables import ListingVector
+from services import kinds
 from services.matching.engine import MIN_SIMILARITY, RETRIEVE
 from services.matching.semantic import DIMENSIONS, MODEL
 from services.search.queries import quote
@@ -34,7 +35,7 @@ class Nearest:
         self._loading: asyncio.Task | None = None
 
     async def _load(self) -> tuple[list[str], np.ndarray, dict[uuid.UUID, np.ndarray]]:
-        table = LISTING_TABLES[self.kind]
+        table = kinds.TABLES[self.kind]
         async with self.sessions() as session:
             found = (await session.execute(
                 select(ListingVector.listing_id, table.organisation_id, ListingVector.vector)

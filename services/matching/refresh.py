@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LeadSource, LeadStatus, ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, Lead, OutboxEvent
+from schemas.tables import Lead, OutboxEvent
 from services import kinds
 from services.matching import ENGINE_VERSION
 from services.matching.engine import Match, counterpart
@@ -48,7 +48,7 @@ async def store(session: AsyncSession, kind: ListKind, found: dict[uuid.UUID, li
     own, other, rank = _columns(kind)
     now = datetime.now(UTC)
     # The index may lag PostgreSQL by a moment: lead only to counterparts that are published now.
-    table = LISTING_TABLES[counterpart(kind)]
+    table = kinds.TABLES[counterpart(kind)]
     published = set((await session.scalars(select(table.id).where(
         table.id.in_({m.id for matches in found.values() for m in matches}),
         table.status == ListingStatus.published))).all())
@@ -101,7 +101,7 @@ async def write(session: AsyncSession, kind: ListKind, found: dict[uuid.UUID, li
     """Store these listings' matches (None: not published) in the caller's transaction, under the lock
     order of `_lock_leads`. Returns the counterparts whose lists may change: the new matches, and the
     ones they had before (their ranks of these pairs are now stale)."""
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     ids = sorted(found)
     await _lock_leads(session, kind, ids)
     # Re-read: an owner may have archived one while we asked Meilisearch (their event comes after ours).

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from schemas.enums import ListingStatus, ListKind
-from schemas.tables import LISTING_TABLES, ListingVector, Organisation, OutboxEvent
+from schemas.tables import ListingVector, Organisation, OutboxEvent
 from services import kinds
 from services.matching.semantic import EMBEDDER
 from services.matching.vectors import STORED, forget, vectors_of
@@ -31,7 +31,7 @@ REBUILD_BATCH, IN_FLIGHT = 2000, 50
 
 def listing_rows(kind: ListKind):
     """Listing rows with their organisation's name and their stored vector: one query for a batch."""
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     return (select(table, Organisation.name, *STORED).join(Organisation, Organisation.id == table.organisation_id)
             .outerjoin(ListingVector, ListingVector.listing_id == table.id))
 
@@ -52,7 +52,7 @@ async def listing_documents(ctx, kind: ListKind, ids: set[uuid.UUID]) -> tuple[l
     """(documents of the published listings, ids to remove: every other one that was ever published, or a
     deleted one; a bulk import's drafts cost Meilisearch nothing). The rows are read and the connection
     given back before any encoding or Meilisearch call."""
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     async with ctx.sessions() as session:
         rows = (await session.execute(listing_rows(kind).where(table.id.in_(ids)))).all()
     documents = await documents_of(ctx, kind, rows)
@@ -88,7 +88,7 @@ async def _build(ctx, kind: ListKind, pending: deque[tuple[int, int]], progress:
     """Every published listing of one list into its `_rebuild` index: documents built in bulk, batch by
     batch in id order (one query each, stored vectors read with the rows), and sent while Meilisearch
     indexes the previous ones. `pending`: the (task, documents) writes not yet waited for, across lists."""
-    table = LISTING_TABLES[kind]
+    table = kinds.TABLES[kind]
     count, after = 0, None
     while True:
         query = (listing_rows(kind).where(table.status == ListingStatus.published).order_by(table.id)
@@ -128,9 +128,9 @@ async def rebuild(ctx, progress: Progress = SILENT) -> dict[str, int]:
     await search.ensure(REBUILD_SUFFIX, warm=False)
     async with ctx.sessions() as session:
         progress.start(sum([await session.scalar(select(func.count()).select_from(table).where(
-            table.status == ListingStatus.published)) for table in LISTING_TABLES.values()]))
+            table.status == ListingStatus.published)) for table in kinds.TABLES.values()]))
     pending: deque[tuple[int, int]] = deque()  # both lists' writes: the needs follow the achievements
-    counts = {kind.value: await _build(ctx, kind, pending, progress) for kind in LISTING_TABLES}
+    counts = {kind.value: await _build(ctx, kind, pending, progress) for kind in kinds.TABLES}
     while pending:
         await _indexed(ctx, pending, progress)
     await search.swap_in(REBUILD_SUFFIX)
