@@ -3,13 +3,14 @@
 The database is built by `alembic upgrade head`; each test starts from empty tables and fresh sequences.
 Search indexes get a per-run prefix and are emptied by the `search` fixture for the tests that use them.
 
-How a test using the app leaves the database empty, one rule, by fixture:
-- a test that requests `search` (and so `sync`, the worker) or `meili_process`, or carries the `commits`
-  marker, really commits, and every table is emptied after it;
+How a test using the app leaves the database empty, one rule, by fixture or marker:
+- a test that requests `meili_process` or carries the `commits` marker really commits, and every table is
+  emptied after it;
 - every other test runs in one transaction that is rolled back after it: the app's session factory and
   engine (`ctx.sessions`, `ctx.engine`, `app.state`) are bound to one connection, each session and each
   `engine.begin()/connect()` a savepoint in it (SQLAlchemy's "joining a session into an external
-  transaction"). A rollback costs nothing, whatever the test wrote.
+  transaction"). A rollback costs nothing, whatever the test wrote. The worker's `sync` runs on the same
+  connection (it handles one batch after another), so worker and search tests roll back too.
 Mark a test `commits` when it needs what one connection cannot give: requests or workers running at
 the same time (asyncpg runs one statement at a time per connection), another process, engine or app
 that must see its rows, a write that must outlive a rolled-back request (failed logins), or real time
@@ -125,7 +126,7 @@ _RESTART_SEQUENCES = text(  # setval is not transactional: what ALTER SEQUENCE â
     "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s JOIN pg_depend d ON d.objid = s.seqrelid "
     "AND d.deptype IN ('a', 'i') JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = 'public'::regnamespace"
 )
-COMMITTING = {"search", "sync", "meili_process"}  # fixtures whose tests commit (see the module docstring)
+COMMITTING = {"meili_process"}  # fixtures whose tests commit (see the module docstring)
 
 
 def pytest_configure(config):
