@@ -1,17 +1,32 @@
 """One real PostgreSQL and one real Meilisearch for the whole run (or DATABASE_URL / MEILI_URL when given).
 
-The database is built by `alembic upgrade head`; each test starts from empty tables. Search indexes get
-a per-run prefix and are emptied by the `search` fixture for the tests that use them.
+The database is built by `alembic upgrade head`; each test starts from empty tables and fresh sequences.
+Search indexes get a per-run prefix and are emptied by the `search` fixture for the tests that use them.
+
+How a test using the app leaves the database empty, one rule, by fixture or marker:
+- a test that requests `meili_process` or carries the `commits` marker really commits, and every table is
+  emptied after it;
+- every other test runs in one transaction that is rolled back after it: the app's session factory and
+  engine (`ctx.sessions`, `ctx.engine`, `app.state`) are bound to one connection, each session and each
+  `engine.begin()/connect()` a savepoint in it (SQLAlchemy's "joining a session into an external
+  transaction"). A rollback costs nothing, whatever the test wrote. The worker's `sync` runs on the same
+  connection (it handles one batch after another), so worker and search tests roll back too.
+Mark a test `commits` when it needs what one connection cannot give: requests or workers running at
+the same time (asyncpg runs one statement at a time per connection), another process, engine or app
+that must see its rows, a write that must outlive a rolled-back request (failed logins), or real time
+passing between statements (`now()` is the transaction's start in the rolled-back tests).
 """
 
 import graphlib
 import os
 import secrets
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from market.app import create_app
 from market.cli import migrate
@@ -107,16 +122,82 @@ async def _emptying_statement(conn) -> str:
     return "DO $$ BEGIN " + " ".join(body) + " END $$"
 
 
+_RESTART_SEQUENCES = text(  # setval is not transactional: what ALTER SEQUENCE … RESTART does, without the lock
+    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s JOIN pg_depend d ON d.objid = s.seqrelid "
+    "AND d.deptype IN ('a', 'i') JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = 'public'::regnamespace"
+)
+COMMITTING = {"meili_process"}  # fixtures whose tests commit (see the module docstring)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "commits: the test commits for real and the tables are emptied after it "
+                                       "(concurrent requests, workers, other processes; see tests/conftest.py)")
+
+
+def _commits(request) -> bool:
+    return bool(COMMITTING & set(request.fixturenames)) or request.node.get_closest_marker("commits") is not None
+
+
 @pytest.fixture(autouse=True)
-async def _empty_tables(request):
+async def _isolation(request):
     if "app" not in request.fixturenames:
         yield
         return
     app = request.getfixturevalue("app")
-    yield
-    async with app.state.engine.begin() as conn:
-        await conn.execute(text("SET LOCAL synchronous_commit = off"))  # test data: no need to wait for the disk
-        await conn.execute(text(await _emptying_statement(conn)))
+    if _commits(request):
+        yield
+        async with app.state.engine.begin() as conn:
+            await conn.execute(text("SET LOCAL synchronous_commit = off"))  # test data: no need to wait for the disk
+            await conn.execute(text(await _emptying_statement(conn)))
+        return
+    ctx = app.state.ctx
+    real = ctx.engine, ctx.sessions
+    async with real[0].connect() as conn:
+        outer = await conn.begin()
+        joined = async_sessionmaker(**{**real[1].kw, "bind": conn, "join_transaction_mode": "create_savepoint"})
+        ctx.engine = app.state.engine = _JoinedEngine(conn)
+        ctx.sessions = app.state.sessions = joined
+        try:
+            yield
+        finally:
+            ctx.engine = app.state.engine = real[0]
+            ctx.sessions = app.state.sessions = real[1]
+            await outer.rollback()
+            await conn.execute(_RESTART_SEQUENCES)
+
+
+class _JoinedEngine:
+    """The app's engine in a rolled-back test, on the test's connection: what the app writes outside its
+    sessions (idempotency keys, login counts) rolls back too, and a failed statement rolls back only its
+    savepoint, as it would end only its own transaction on a pooled connection."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    @asynccontextmanager
+    async def begin(self):
+        async with self._conn.begin_nested():
+            yield _Joined(self._conn, savepoint_each=False)
+
+    @asynccontextmanager
+    async def connect(self):
+        yield _Joined(self._conn, savepoint_each=True)  # as autocommit: each statement on its own
+
+
+class _Joined:
+    """The test's connection as code written for a pooled one uses it."""
+
+    def __init__(self, conn, savepoint_each: bool):
+        self._conn, self._savepoint_each = conn, savepoint_each
+
+    async def execution_options(self, **_):
+        return self  # AUTOCOMMIT and the like: the test's transaction decides
+
+    async def execute(self, *args, **kwargs):
+        if not self._savepoint_each:
+            return await self._conn.execute(*args, **kwargs)
+        async with self._conn.begin_nested():
+            return await self._conn.execute(*args, **kwargs)
 
 
 @pytest.fixture

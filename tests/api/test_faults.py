@@ -110,6 +110,7 @@ async def test_postgres_stopped_and_started_under_traffic(own_postgres):
                 await asyncio.gather(worker, return_exceptions=True)
 
 
+@pytest.mark.commits  # a worker process
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(client, market, ctx, search, sync):
     """A `market worker` process is SIGKILLed mid-batch: it has claimed the events, synced Meilisearch and
     waits to write the leads (the test holds the listings' lead locks, so the kill lands there whatever

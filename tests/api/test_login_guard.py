@@ -3,8 +3,12 @@
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from services import login_guard
+
+# A failure is counted in its own transaction, to outlive the request's rollback: that needs real commits.
+pytestmark = pytest.mark.commits
 
 
 def _from(app, address: str) -> httpx.AsyncClient:

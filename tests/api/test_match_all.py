@@ -1,5 +1,7 @@
 """`market match --all` in batches: the same leads as the live match, and never a listing's own side."""
 
+import pytest
+
 from services.matching import batch
 from services.matching.batch import match_all
 from tests.api.test_matching import HEAT_PUMP, UNRELATED, WINTER_NEED
@@ -20,6 +22,7 @@ async def _need_view(client, broker, need_id: str, scores: bool = False) -> list
     return [(lead["achievement"]["id"], lead["score"]) if scores else lead["achievement"]["id"] for lead in leads]
 
 
+@pytest.mark.commits  # batches run at once
 async def test_batches_store_the_live_ranking_and_leave_out_the_listings_own_organisation(
         client, market, sync, ctx, monkeypatch):
     monkeypatch.setattr(batch, "BATCH", 2)  # several batches, sharing the run's term answers

@@ -1,5 +1,7 @@
 """Matching through the real Meilisearch: live matches, reasons, and leads kept fresh by the worker."""
 
+import pytest
+
 from tests.factories import create_listing
 
 TEA_NEED = dict(title="名優茶採摘全靠人工，旺季招不到人", keywords=["採茶", "人工成本", "招工難"],
@@ -177,6 +179,7 @@ async def test_a_lead_carries_the_needs_view_of_the_score(client, market, sync):
     assert lead["score"] == live["score"]
 
 
+@pytest.mark.commits  # watches the real pool
 async def test_a_live_match_gives_its_database_connection_back_while_meilisearch_answers(client, market, ctx, sync):
     """Under load a pooled connection held across Meilisearch's answer starves the pool: the request reads
     the listing, gives the connection back, then asks Meilisearch."""

@@ -5,6 +5,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from schemas.brokers import LeadStageChange
@@ -86,6 +87,7 @@ async def test_only_the_working_broker_moves_a_lead(client, market, search):
     assert stolen.status_code == 403 and stolen.json()["code"] == "lead.not_your_lead"
 
 
+@pytest.mark.commits  # requests at once
 async def test_two_brokers_claim_the_same_lead_at_once_and_exactly_one_wins(app, market, search):
     brokers = [await market.broker(), await market.broker()]
     lead = await create_lead(market)
@@ -106,6 +108,7 @@ async def test_two_brokers_claim_the_same_lead_at_once_and_exactly_one_wins(app,
             lead = await create_lead(market)
 
 
+@pytest.mark.commits  # requests at once
 async def test_capacity_is_enforced_at_claim_time_even_at_once(app, client, market, search):
     broker = await market.broker(capacity=1)
     leads = [await create_lead(market), await create_lead(market)]

@@ -5,6 +5,7 @@ import uuid
 from types import SimpleNamespace
 
 import asyncpg
+import pytest
 
 from schemas.enums import ListKind
 from services.db import plain_url
@@ -21,6 +22,7 @@ async def _searchable(client, drained: asyncio.Event, query: str, listing_id: st
             return
 
 
+@pytest.mark.commits  # a worker with its own engine
 async def test_a_published_listing_wakes_the_worker_at_once(client, market, settings, search):
     """Committed events NOTIFY the worker: the listing is searchable long before the worker's own poll
     (set to a minute here) would have found it. Typical latency is 0.2-0.4 s; Meilisearch 1.21 now and

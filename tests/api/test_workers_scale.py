@@ -3,6 +3,7 @@ edit never waits on a worker that is busy with Meilisearch."""
 
 import asyncio
 
+import pytest
 from sqlalchemy import select, text
 
 from schemas.tables import OutboxEvent
@@ -37,6 +38,7 @@ async def _oldest_transaction(ctx, stop: asyncio.Event) -> float:
     return oldest
 
 
+@pytest.mark.commits  # workers at once
 async def test_three_workers_drain_a_burst_without_deadlock_or_long_transactions(client, market, ctx, search):
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
@@ -76,6 +78,7 @@ async def test_three_workers_drain_a_burst_without_deadlock_or_long_transactions
     assert leads and not archived & {lead["achievement"]["id"] for lead in leads}
 
 
+@pytest.mark.commits  # workers at once
 async def test_an_owner_edit_does_not_wait_for_a_worker_inside_meilisearch(client, market, ctx, search, sync):
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
