@@ -58,6 +58,7 @@ class RateLimiter:
         self.interval = interval
         self.clock = clock
         self._unsent: dict[tuple[str, int], int] = {}  # this replica's hits since the last reconcile
+        self._sending: dict[tuple[str, int], int] = {}  # on their way to PostgreSQL, not yet in _shared
         self._shared: dict[tuple[str, int], int] = {}  # every replica's total as of the last reconcile
         self._reconciles = 0
 
@@ -67,7 +68,7 @@ class RateLimiter:
         window = int(now // WINDOW) * WINDOW
         slot = (key, window)
         self._unsent[slot] = self._unsent.get(slot, 0) + 1
-        count = self._shared.get(slot, 0) + self._unsent[slot]
+        count = self._shared.get(slot, 0) + self._sending.get(slot, 0) + self._unsent[slot]
         quota = Quota(limit, max(0, limit - count), max(1, int(window + WINDOW - now)))
         if count > limit:
             raise RateLimited(f"more than {limit} requests a minute", code="rate_limited",
@@ -77,6 +78,7 @@ class RateLimiter:
     async def reconcile(self) -> None:
         """Add this replica's counts to the shared table and learn everyone's totals (one statement)."""
         unsent, self._unsent = self._unsent, {}
+        self._sending = unsent  # still counted while the statement runs
         current = int(self.clock() // WINDOW) * WINDOW
         self._shared = {slot: n for slot, n in self._shared.items() if slot[1] >= current - WINDOW}
         if not unsent:
@@ -89,12 +91,14 @@ class RateLimiter:
                 self._reconciles += 1
                 if self._reconciles % 600 == 1:  # now and then: keeps the table small
                     await conn.execute(_PRUNE)
-        except Exception:
+        except BaseException:
             for slot, n in unsent.items():  # PostgreSQL away: keep counting here, send them next time
                 self._unsent[slot] = self._unsent.get(slot, 0) + n
+            self._sending = {}
             raise
         for key, window_start, count in rows:
             self._shared[(key, int(window_start.timestamp()))] = count
+        self._sending = {}  # now in _shared (no await since: no hit saw them twice or not at all)
 
     async def run(self) -> None:
         """Reconcile every `interval` seconds until cancelled."""

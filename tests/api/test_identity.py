@@ -1,5 +1,6 @@
 """Organisations, users, tokens, API keys and the audit log, through the API."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -187,6 +188,22 @@ async def test_replicas_share_the_limit_through_postgresql_without_a_write_per_r
     assert two.hit("user:shared", 5).remaining == 0
     with pytest.raises(RateLimited):
         two.hit("user:shared", 5)
+
+
+async def test_hits_on_their_way_to_postgresql_still_count(ctx):
+    """A request arriving while the replica's counts are being sent still sees them."""
+    from services.ratelimit import RateLimiter
+
+    now = 1_800_000_000.0
+    limiter = RateLimiter(ctx.engine, clock=lambda: now)
+    for _ in range(3):
+        limiter.hit("user:in-flight", 10)
+    sending = asyncio.create_task(limiter.reconcile())
+    await asyncio.sleep(0)  # wait-ok: the reconcile runs up to its first round trip to PostgreSQL
+    assert not sending.done()
+    assert limiter.hit("user:in-flight", 10).remaining == 6
+    await sending
+    assert limiter.hit("user:in-flight", 10).remaining == 5
 
 
 async def test_oversized_body_is_413(client, app):
