@@ -36,7 +36,7 @@ from services.text import default_thesaurus, normalise
 
 PER_TERM_LIMIT = 20  # 50 ranked no labelled need better, and cost 2.5x the hits to send, parse and score
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
-# Only what scoring and a match's headline need: a dozen queries × 50 hits stay a small answer.
+# Only what scoring and a match's headline need: a dozen queries × 20 hits stay a small answer.
 MIN_SIMILARITY = 0.3  # a candidate found by meaning alone (no shared term) needs at least this cosine
 # Without the index's hit counts (a pair scored from its rows) a term is taken as moderately common.
 LOCAL_RARITY = 0.75
@@ -174,8 +174,9 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
     other = counterpart(kind)
     source = side_of_row(row)
     now = datetime.now(UTC)
-    candidates = [(max_score(weights, text, similarities.get(doc_id, unseen)), doc_id, text, matched, doc,
-                   similarities.get(doc_id, unseen)) for doc_id, (text, matched, doc) in combined.items()]
+    candidates = [(max_score(weights, text, similarity), doc_id, text, matched, doc, similarity)
+                  for doc_id, (text, matched, doc) in combined.items()
+                  for similarity in (similarities.get(doc_id, unseen),)]
     candidates.sort(key=lambda c: (-c[0], c[1]))
     scored: list[tuple[tuple, float, list, dict, Fit]] = []
     for bound, doc_id, text, matched, doc, similarity in candidates:
@@ -286,9 +287,10 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     matches = await match_listing(search, settings, kind, listing, limit or settings.match_top_k, learned, vector)
     # Summaries for display from PostgreSQL (the term queries keep their answers small), and the
     # dismissed pairs' reasons, in one statement over the top K.
-    other = kinds.of(kind).other().table
+    about = kinds.of(kind).other()
+    other = about.table
     found = {id_: (summary, reason) for id_, summary, reason in (await session.execute(
-        select(other.id, getattr(other, kinds.of(kind).other().summary),
+        select(other.id, getattr(other, about.summary),
                dismissal_reason(kind, listing_id, other.id)).where(other.id.in_([m.id for m in matches])))).all()}
     matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
     return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
