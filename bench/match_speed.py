@@ -6,7 +6,7 @@ each figure side by side with raw Meilisearch doing the same work in the same ru
     all sent at once. Ours is the whole `rebuild` (indexes created with their settings, documents, swap,
     catch-up), raw Meilisearch from its first document sent to its last write indexed (its index creation
     and settings not timed); each with the CPU of both processes and how Meilisearch batched the writes
-    (`--only build` runs just this);
+    (`--only build` runs just this, `--only match` all but this);
 (b) live match p50/p95 through the API against the multi-search it sends, replayed raw;
 (c) `market match --all` listings/s.
 
@@ -251,13 +251,21 @@ async def raw_indexing(ctx, folder: Path) -> Cpu:
     return cpu
 
 
-async def multi_search_body(ctx, kind: ListKind, row, learned) -> bytes:
-    """The multi-search a live match of this listing sends (services.matching.engine.match_listing)."""
+async def multi_search_bodies(ctx, kind: ListKind, row, learned) -> list[bytes]:
+    """The two multi-searches a live match of this listing sends at once (services.matching.engine.match_listing):
+    its term queries and its vector query."""
     async with ctx.sessions() as session:
         vector = await own_vector(session, row)
-    queries = [term_query(ctx.search, counterpart(kind), term.term) for term in terms_of_row(row, learned)]
-    queries.append(vector_query(ctx.search, kind, row, vector, ctx.settings.match_semantic_pool))
-    return json.dumps({"queries": queries}, ensure_ascii=False, separators=(",", ":")).encode()
+    terms = [term_query(ctx.search, counterpart(kind), term.term) for term in terms_of_row(row, learned)]
+    vectors = [vector_query(ctx.search, kind, row, vector, ctx.settings.match_semantic_pool)]
+    return [json.dumps({"queries": queries}, ensure_ascii=False, separators=(",", ":")).encode()
+            for queries in (terms, vectors) if queries]
+
+
+async def replay(http: httpx.AsyncClient, bodies: list[bytes]) -> None:
+    """A live match's multi-searches sent raw, at once, as the engine sends them."""
+    for response in await asyncio.gather(*(http.post("/multi-search", content=body) for body in bodies)):
+        assert response.status_code == 200, response.text
 
 
 async def live(client, ctx, samples: int) -> dict[str, tuple]:
@@ -269,10 +277,10 @@ async def live(client, ctx, samples: int) -> dict[str, tuple]:
         for kind, table in kinds.TABLES.items():
             async with ctx.sessions() as session:
                 rows = list((await session.scalars(select(table).order_by(table.id).limit(samples))).all())
-            bodies = [await multi_search_body(ctx, kind, row, learned) for row in rows]
+            bodies = [await multi_search_bodies(ctx, kind, row, learned) for row in rows]
             for row, body in list(zip(rows, bodies, strict=True))[:5]:  # warm-up
                 await client.get(f"/v1/{kind.value}/{row.id}/matches")
-                await http.post("/multi-search", content=body)
+                await replay(http, body)
             api, raw = [], []
             for row, body in zip(rows, bodies, strict=True):
                 started = time.perf_counter()
@@ -280,9 +288,8 @@ async def live(client, ctx, samples: int) -> dict[str, tuple]:
                 api.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, response.text
                 started = time.perf_counter()
-                response = await http.post("/multi-search", content=body)
+                await replay(http, body)
                 raw.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.text
             out[kind.value] = (*percentiles(api), *percentiles(raw))
     return out
 
@@ -300,20 +307,26 @@ def dataset(achievements: int, needs: int) -> tuple[str, Prepare]:
     return f"a{achievements}_n{needs}", prepare
 
 
+async def index_build(ctx, total: int) -> tuple[float, float]:
+    """(ours, raw) wall seconds of the index build comparison, printed with their CPU and batches."""
+    first = await last_batch(ctx)
+    with Cpu(ctx) as ours:  # the golden copy is indexed already: this builds the indexes again
+        await rebuild(ctx)
+    ours.batches = await batch_summary(ctx, first)
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
+        raw = await raw_indexing(ctx, Path(folder))
+    print(f"index build: market reindex {total / ours.wall:.0f} docs/s ({ours.wall:.0f} s), raw Meilisearch "
+          f"{total / raw.wall:.0f} docs/s ({raw.wall:.0f} s): {raw.wall / ours.wall:.2f}x")
+    print(f"  market reindex: {ours}; {ours.batches}\n  raw Meilisearch: {raw}; {raw.batches}")
+    return ours.wall, raw.wall
+
+
 async def main(args) -> None:
     async with bench_stack(dataset(args.achievements, args.needs)) as (client, ctx):
         total = args.achievements + args.needs
-        first = await last_batch(ctx)
-        with Cpu(ctx) as ours:  # the golden copy is indexed already: this builds the indexes again
-            await rebuild(ctx)
-        ours.batches = await batch_summary(ctx, first)
-        build = ours.wall
-        with tempfile.TemporaryDirectory(prefix="bench-speed-") as folder:
-            raw = await raw_indexing(ctx, Path(folder))
-        raw_build = raw.wall
-        print(f"index build: market reindex {total / build:.0f} docs/s ({build:.0f} s), raw Meilisearch "
-              f"{total / raw_build:.0f} docs/s ({raw_build:.0f} s): {raw_build / build:.2f}x")
-        print(f"  market reindex: {ours}; {ours.batches}\n  raw Meilisearch: {raw}; {raw.batches}")
+        build = raw_build = None
+        if args.only != "match":
+            build, raw_build = await index_build(ctx, total)
         if args.only == "build":
             return
 
@@ -332,7 +345,8 @@ async def main(args) -> None:
 
         print(f"\n| what ({args.achievements} achievements, {args.needs} needs) | ours | raw Meilisearch | ratio |")
         print("|---|---|---|---|")
-        print(f"| index build, docs/s | {total / build:.0f} | {total / raw_build:.0f} | {raw_build / build:.2f} |")
+        if build:
+            print(f"| index build, docs/s | {total / build:.0f} | {total / raw_build:.0f} | {raw_build / build:.2f} |")
         for kind, (p50, p95, raw50, raw95) in timings.items():
             print(f"| live match of {kind}, p50 / p95 ms | {p50:.1f} / {p95:.1f} | {raw50:.1f} / {raw95:.1f} "
                   f"| {p95 / raw95:.2f} (p95) |")
@@ -345,5 +359,6 @@ if __name__ == "__main__":
     parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200, help="live matches timed per list")
     parser.add_argument("--batch", type=int, default=1000, help="listings of each list recomputed for throughput")
-    parser.add_argument("--only", choices=["build"], help="run only this comparison")
+    parser.add_argument("--only", choices=["build", "match"],
+                        help="run only this comparison (match: the live matches and `match --all`)")
     asyncio.run(main(parser.parse_args()))

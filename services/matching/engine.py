@@ -8,13 +8,14 @@ saturating towards 1.
 """
 
 import asyncio
-import bisect
+import heapq
 import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import select
 
@@ -25,7 +26,7 @@ from services import kinds
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION
 from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
-from services.matching.scoring import Fit, Side, Weights, components_of, fit_pair, max_score, score_of, score_pair
+from services.matching.scoring import Fit, Side, Weights, components_of, evidence, fit_pair, score_pair, weighted
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
 from services.matching.vectors import STORED, own_vector, vector_for
@@ -44,6 +45,8 @@ LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
             "published_at", "problem_n", "owner_org"]
+Matched = list[tuple[QueryTerm, float]]  # the terms a document matched, each with its relevance
+
 
 @dataclass
 class Match:
@@ -91,17 +94,19 @@ def rarity(document_frequency: int) -> float:
     return 1.0 / (1.0 + 0.5 * math.log10(max(1.0, document_frequency / 3)))
 
 
-def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[float, list[dict], dict]]:
-    """Per document: noisy-OR of the weighted per-term ranking scores, the matched terms, the document."""
+def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[float, Matched, dict]]:
+    """Per document: noisy-OR of the weighted per-term ranking scores, the matched terms with their
+    relevance, the document."""
     evidence: dict[str, list] = {}
     for term, result in zip(terms, results, strict=True):
         weight = term.weight * rarity(result.get("estimatedTotalHits", len(result["hits"])))
         for hit in result["hits"]:
-            entry = evidence.setdefault(hit["id"], [1.0, [], hit])
+            entry = evidence.get(hit["id"])
+            if entry is None:
+                entry = evidence[hit["id"]] = [1.0, [], hit]
             relevance = float(hit.get("_rankingScore", 0.0))
             entry[0] *= 1.0 - TERM_EVIDENCE * weight * relevance
-            entry[1].append({"term": term.term, "origin": term.origin, "weight": term.weight,
-                             "relevance": round(relevance, 4)})
+            entry[1].append((term, relevance))
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
 
@@ -125,7 +130,7 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
                         learned: dict[str, list[str]] | None = None, vector: list[float] | None = None
                         ) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
-    candidates from the term queries and from one vector query, in the same multi-search request.
+    candidates from the term queries and from one vector query, sent as two concurrent requests.
     `learned`: the term associations of won leads (services.matching.outcomes.associations); `vector`:
     the listing's own (services.matching.vectors.own_vector), None for no vector query."""
     terms = await asyncio.to_thread(terms_of_row, row, learned)  # segmentation is CPU work: off the loop
@@ -134,17 +139,18 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
         vector = None
     if not terms and vector is None:
         return []
-    other = counterpart(kind)
-    queries = [term_query(search, other, term.term) for term in terms]
-    if vector is not None:
-        queries.append(vector_query(search, kind, row, vector, settings.match_semantic_pool))
-    try:
-        response = await search.client.multi_search(queries)
-    except SearchError as exc:
-        if exc.code == "index_not_found":
+    requests = [[term_query(search, counterpart(kind), term.term) for term in terms],
+                [vector_query(search, kind, row, vector, settings.match_semantic_pool)] if vector is not None else []]
+    # Two requests at once: Meilisearch answers one multi-search's queries one after another, and the vector
+    # query costs as much as several term queries, so on two cores the two overlap.
+    answers = await asyncio.gather(*(search.client.multi_search(queries) for queries in requests if queries),
+                                   return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, SearchError) and answer.code == "index_not_found":
             return []
-        raise
-    results = response["results"]
+        if isinstance(answer, BaseException):
+            raise answer
+    results = [result for answer in answers for result in answer["results"]]
     vector_hits = results[len(terms)]["hits"] if vector is not None else None
     return fuse(search.owner_key(row.organisation_id), kind, row, terms, results[:len(terms)], vector_hits,
                 settings.match_semantic_pool, weights, limit)
@@ -166,31 +172,52 @@ def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryT
     return rank(kind, row, combined, similarities, unseen, weights, limit)
 
 
+class Counterparts:
+    """One listing's structured fits with documents of the other list, each distinct value computed once
+    by the fit functions themselves: a listing's hundreds of candidates share a handful of fields,
+    maturities, modes, regions and price ranges, so scoring them is dictionary lookups."""
+
+    def __init__(self, kind: ListKind, row: Achievement | Need, now: datetime):
+        self.tax, self.kind, self.now = taxonomy(), kind, now
+        self.source = side_of_row(row)
+        self.amount = kinds.of(counterpart(kind)).amount
+        self._known: dict[tuple, float] = {}
+
+    def fit(self, text: float, doc: dict, similarity: float | None) -> Fit:
+        """The pair's full fit, details included (for the matches shown)."""
+        other = side_of_document(counterpart(self.kind), doc)
+        need, achievement = (self.source, other) if self.kind == ListKind.needs else (other, self.source)
+        return fit_pair(self.tax, text, need, achievement, other.published_at, self.now, similarity)
+
+    def structured(self, doc: dict) -> list[float]:
+        """The structured fits' values (scoring.STRUCTURED order), the same as `fit` gives. Each depends on
+        the source listing and on these fields of the document only."""
+        amount = self.amount
+        keys = (("field", doc["field"], tuple(doc.get("secondary_fields") or ())), ("maturity", doc.get("trl")),
+                ("price", doc.get(f"{amount}_negotiable", True), doc.get(f"{amount}_min"), doc.get(f"{amount}_max")),
+                ("mode", tuple(doc.get("modes") or ())), ("region", doc.get("region")),
+                ("freshness", doc.get("published_at")))
+        known = self._known
+        if not all(key in known for key in keys):
+            parts = self.fit(0.0, doc, None).parts
+            for key in keys:
+                known[key] = parts[key[0]][0]
+        return [known[key] for key in keys]
+
+
 def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
          unseen: float | None, weights: Weights, limit: int) -> list[Match]:
-    """Score the candidates, best bound first; stop once even a perfect structured fit could not reach
-    the current K-th score."""
-    tax = taxonomy()
-    other = counterpart(kind)
-    source = side_of_row(row)
-    now = datetime.now(UTC)
-    candidates = [(max_score(weights, text, similarity), doc_id, text, matched, doc, similarity)
-                  for doc_id, (text, matched, doc) in combined.items()
-                  for similarity in (similarities.get(doc_id, unseen),)]
-    candidates.sort(key=lambda c: (-c[0], c[1]))
-    scored: list[tuple[tuple, float, list, dict, Fit]] = []
-    for bound, doc_id, text, matched, doc, similarity in candidates:
-        if len(scored) >= limit and bound < scored[limit - 1][1]:
-            break
-        other_side = side_of_document(other, doc)
-        need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
-        fit = fit_pair(tax, text, need, achievement, other_side.published_at, now, similarity)
-        score, text_part, rest = score_of(weights, fit)
-        key = rank_key(score, text_part, rest, other_side.published_at, doc.get("title_n", ""), doc_id)
-        bisect.insort(scored, (key, score, matched, doc, fit), key=lambda s: s[0])
+    """Score every candidate (`Counterparts`: lookups, not fits), keep the best `limit`."""
+    counterparts = Counterparts(kind, row, datetime.now(UTC))
+    scored = []
+    for doc_id, (text, matched, doc) in combined.items():
+        similarity = similarities.get(doc_id, unseen)
+        score, text_part, rest = weighted(weights, *evidence(text, similarity), counterparts.structured(doc))
+        scored.append((rank_key(score, text_part, rest, doc.get("published_at"), doc.get("title_n", ""), doc_id),
+                       score, text, matched, doc, similarity))
     # Components (and reasons) only for the matches shown.
-    return [_match(score, matched, doc, components_of(weights, fit))
-            for _, score, matched, doc, fit in scored[:limit]]
+    return [_match(score, matched, doc, components_of(weights, counterparts.fit(text, doc, similarity)))
+            for _, score, text, matched, doc, similarity in heapq.nsmallest(limit, scored, key=itemgetter(0))]
 
 
 def similarities_of(hits: list[dict]) -> dict[str, float]:
@@ -198,18 +225,20 @@ def similarities_of(hits: list[dict]) -> dict[str, float]:
     return {hit["id"]: 2.0 * float(hit.get("_rankingScore", 0.5)) - 1.0 for hit in hits}
 
 
-def rank_key(score: float, text: float, structured: float, published_at: datetime | None, title: str,
+def rank_key(score: float, text: float, structured: float, published_at: float | None, title: str,
              doc_id: str) -> tuple:
     """How matches are ordered: by score, and equal scores by what a broker would look at next (the
     better text relevance, then the better structured fit, then the newer listing), then by title and
     id, so that the same data ranks the same on every install (ids are random). `text`, `structured`:
-    the text component's contribution and the sum of the others' (`scoring.score_of`)."""
-    return (-score, -text, -round(structured, 4), -(published_at.timestamp() if published_at else 0.0), title,
-            doc_id)
+    the text component's contribution and the sum of the others' (`scoring.score_of`); `published_at`:
+    the counterpart's publication as a Unix time."""
+    return (-score, -text, -round(structured, 4), -(published_at or 0.0), title, doc_id)
 
 
-def _match(score: float, matched: list[dict], doc: dict, components: list[dict]) -> Match:
+def _match(score: float, found: Matched, doc: dict, components: list[dict]) -> Match:
     # The document is not changed: `market match --all` shares one term's answer among many listings.
+    matched = [{"term": term.term, "origin": term.origin, "weight": term.weight, "relevance": round(relevance, 4)}
+               for term, relevance in found]
     title, problem = doc.get("title_n", ""), doc.get("problem_n") or ""
     matched.sort(key=lambda m: (-m["weight"] * m["relevance"], m["term"]))
     for term in matched:
@@ -224,7 +253,7 @@ def _match(score: float, matched: list[dict], doc: dict, components: list[dict])
     return Match(uuid.UUID(doc["id"]), score, reasons, doc)
 
 
-def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, list[dict]]:
+def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, Matched]:
     """Text relevance of one pair computed from both rows, without the index: a term found in the
     counterpart's title or keywords counts fully, one found only in its longer text counts less. Used to
     score a pair a broker chose, which the term queries may never have returned."""
@@ -233,8 +262,7 @@ def local_text(terms: list[QueryTerm], fields: dict[str, str]) -> tuple[float, l
         relevance = next((LOCAL_RELEVANCE[name] for name, text in fields.items() if term.term in text), 0.0)
         if relevance:
             miss *= 1.0 - TERM_EVIDENCE * term.weight * LOCAL_RARITY * relevance
-            matched.append({"term": term.term, "origin": term.origin, "weight": term.weight,
-                            "relevance": relevance})
+            matched.append((term, relevance))
     return 1.0 - miss, matched
 
 

@@ -158,7 +158,7 @@ class MeiliClient:
             raise self._error(resp)
         if not resp.content:  # 204
             return None
-        return resp.json()
+        return orjson.loads(resp.content)  # a live match's answer is ~350 hits: 3x faster than the stdlib
 
     @staticmethod
     def _error(resp: httpx.Response) -> Exception:

@@ -14,7 +14,7 @@ def test_a_document_matching_more_terms_ranks_higher():
     terms = [QueryTerm("嫩芽识别", 1.0, "keyword"), QueryTerm("采摘机器人", 0.9, "title")]
     combined = combine(terms, [_result(2, ("a", 0.95), ("b", 0.95)), _result(1, ("a", 0.9))])
     assert combined["a"][0] > combined["b"][0] > 0
-    assert [m["term"] for m in combined["a"][1]] == ["嫩芽识别", "采摘机器人"]
+    assert [term.term for term, _ in combined["a"][1]] == ["嫩芽识别", "采摘机器人"]
     assert all(0 <= text <= 1 for text, _, _ in combined.values())
 
 
@@ -45,7 +45,8 @@ def test_equal_scores_rank_the_same_on_two_installs():
     ]
 
     def ranking() -> list[str]:
-        keys = [rank_key(0.6, text, rest, when, title, str(uuid.uuid4())) for title, text, rest, when in candidates]
+        keys = [rank_key(0.6, text, rest, when.timestamp(), title, str(uuid.uuid4()))
+                for title, text, rest, when in candidates]
         return [key[4] for key in sorted(keys)]
 
     assert ranking() == ranking() == ["丁", "丙", "甲", "乙"]  # newest first among equals, then by title
