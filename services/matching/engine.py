@@ -10,13 +10,13 @@ saturating towards 1.
 import asyncio
 import heapq
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
 
+import numpy as np
 from sqlalchemy import select
 
 from schemas.enums import ListKind
@@ -24,9 +24,9 @@ from schemas.matching import MatchPage, MatchRead
 from schemas.tables import Achievement, ListingVector, Need
 from services import kinds
 from services.errors import NotFound
-from services.matching import ENGINE_VERSION
+from services.matching import ENGINE_VERSION, bulk
 from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
-from services.matching.scoring import Fit, Side, Weights, components_of, evidence, fit_pair, score_pair, weighted
+from services.matching.scoring import Side, Weights, components_of, fit_pair, score_of, score_pair
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
 from services.matching.vectors import STORED, own_vector, vector_for
@@ -157,7 +157,8 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
 
 
 def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm], term_results: list[dict],
-         vector_hits: list[dict] | None, pool: int, weights: Weights, limit: int) -> list[Match]:
+         vector_hits: list[dict] | None, pool: int, weights: Weights, limit: int,
+         encoded: dict[str, tuple] | None = None) -> list[Match]:
     """The ranked matches of one listing from its term queries' answers and its vector query's hits
     (None: no vector query). `owner`: the listing's `owner_org`, whose listings are no match."""
     combined = {doc_id: found for doc_id, found in combine(terms, term_results).items()
@@ -169,55 +170,47 @@ def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryT
     # A candidate the vector query did not return is at most as similar as the least similar it did.
     full = similarities and len(similarities) >= pool
     unseen = min(similarities.values()) if full else None
-    return rank(kind, row, combined, similarities, unseen, weights, limit)
-
-
-class Counterparts:
-    """One listing's structured fits with documents of the other list, each distinct value computed once
-    by the fit functions themselves: a listing's hundreds of candidates share a handful of fields,
-    maturities, modes, regions and price ranges, so scoring them is dictionary lookups."""
-
-    def __init__(self, kind: ListKind, row: Achievement | Need, now: datetime):
-        self.tax, self.kind, self.now = taxonomy(), kind, now
-        self.source = side_of_row(row)
-        self.amount = kinds.of(counterpart(kind)).amount
-        self._known: dict[tuple, float] = {}
-
-    def fit(self, text: float, doc: dict, similarity: float | None) -> Fit:
-        """The pair's full fit, details included (for the matches shown)."""
-        other = side_of_document(counterpart(self.kind), doc)
-        need, achievement = (self.source, other) if self.kind == ListKind.needs else (other, self.source)
-        return fit_pair(self.tax, text, need, achievement, other.published_at, self.now, similarity)
-
-    def structured(self, doc: dict) -> list[float]:
-        """The structured fits' values (scoring.STRUCTURED order), the same as `fit` gives. Each depends on
-        the source listing and on these fields of the document only."""
-        amount = self.amount
-        keys = (("field", doc["field"], tuple(doc.get("secondary_fields") or ())), ("maturity", doc.get("trl")),
-                ("price", doc.get(f"{amount}_negotiable", True), doc.get(f"{amount}_min"), doc.get(f"{amount}_max")),
-                ("mode", tuple(doc.get("modes") or ())), ("region", doc.get("region")),
-                ("freshness", doc.get("published_at")))
-        known = self._known
-        if not all(key in known for key in keys):
-            parts = self.fit(0.0, doc, None).parts
-            for key in keys:
-                known[key] = parts[key[0]][0]
-        return [known[key] for key in keys]
+    return rank(kind, row, combined, similarities, unseen, weights, limit, encoded)
 
 
 def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
-         unseen: float | None, weights: Weights, limit: int) -> list[Match]:
-    """Score every candidate (`Counterparts`: lookups, not fits), keep the best `limit`."""
-    counterparts = Counterparts(kind, row, datetime.now(UTC))
+         unseen: float | None, weights: Weights, limit: int, encoded: dict[str, tuple] | None = None) -> list[Match]:
+    """Estimate every candidate's score at once (`bulk`), score exactly those the estimate cannot rule out of
+    the best `limit`, and keep the best of them. `encoded`: documents' `bulk.Encoder` rows by id, kept by the
+    caller across listings (a run meets the same documents in many listings' candidates)."""
+    if not combined:
+        return []
+    tax, now, other = taxonomy(), datetime.now(UTC), counterpart(kind)
+    source = side_of_row(row)
+    encoder, prefix = bulk.encoder(tax), kinds.of(other).amount
+    encoded = {} if encoded is None else encoded
+    found = list(combined.items())
+    rows = np.array([encoded.get(doc_id) or encoded.setdefault(doc_id, encoder.row(
+        doc["field"], doc.get("secondary_fields") or (), doc.get("trl"), doc.get("modes") or (),
+        doc.get(f"{prefix}_negotiable", True), doc.get(f"{prefix}_min"), doc.get(f"{prefix}_max"), doc.get("region"),
+        doc.get("published_at"))) for doc_id, (_, _, doc) in found], dtype=np.float64)
+    cosines = [similarities.get(doc_id, unseen) for doc_id, _ in found]
+    estimated = bulk.estimate(encoder, weights, source, kind == ListKind.needs, rows,
+                              np.array([text for _, (text, _, _) in found]),
+                              np.array([np.nan if c is None else c for c in cosines], dtype=np.float64), now)
+    if len(found) > limit:  # the K-th best estimate, less the margin: nobody below it can be in the top K
+        floor = np.partition(estimated, len(found) - limit)[len(found) - limit] - 2 * bulk.MARGIN
+        shortlist = np.flatnonzero(estimated >= floor)
+    else:
+        shortlist = range(len(found))
     scored = []
-    for doc_id, (text, matched, doc) in combined.items():
-        similarity = similarities.get(doc_id, unseen)
-        score, text_part, rest = weighted(weights, *evidence(text, similarity), counterparts.structured(doc))
+    for position in shortlist:
+        doc_id, (text, matched, doc) = found[position]
+        similarity = cosines[position]
+        other_side = side_of_document(other, doc)
+        need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
+        fit = fit_pair(tax, text, need, achievement, other_side.published_at, now, similarity)
+        score, text_part, rest = score_of(weights, fit)
         scored.append((rank_key(score, text_part, rest, doc.get("published_at"), doc.get("title_n", ""), doc_id),
-                       score, text, matched, doc, similarity))
+                       score, matched, doc, fit))
     # Components (and reasons) only for the matches shown.
-    return [_match(score, matched, doc, components_of(weights, counterparts.fit(text, doc, similarity)))
-            for _, score, text, matched, doc, similarity in heapq.nsmallest(limit, scored, key=itemgetter(0))]
+    return [_match(score, matched, doc, components_of(weights, fit))
+            for _, score, matched, doc, fit in heapq.nsmallest(limit, scored, key=itemgetter(0))]
 
 
 def similarities_of(hits: list[dict]) -> dict[str, float]:
@@ -285,14 +278,25 @@ async def score_rows(session, settings, need: Need, achievement: Achievement) ->
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """The normalised text with the matched terms in <em>…</em>, in one pass, longest terms first (so a
-    term inside a longer one is never wrapped twice)."""
-    terms = sorted({t for t in terms if t}, key=len, reverse=True)
-    if not terms:
+    """The normalised text with the matched terms in <em>…</em>, in one pass from the left, the longest term
+    that starts at a position first (so a term inside a longer one is never wrapped twice). A scan rather
+    than a regular expression: every match shown has its own set of terms, and compiling a pattern for each
+    cost more than the scan."""
+    starting: dict[str, list[str]] = {}
+    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+        starting.setdefault(term[0], []).append(term)
+    if not starting:
         return text
-    if len(terms) == 1:  # the same, without compiling a pattern (once per matched term of every match shown)
-        return text.replace(terms[0], f"<em>{terms[0]}</em>")
-    return re.sub("|".join(map(re.escape, terms)), lambda found: f"<em>{found.group(0)}</em>", text)
+    out, position, copied = [], 0, 0
+    while position < len(text):
+        term = next((t for t in starting.get(text[position], ()) if text.startswith(t, position)), None)
+        if term is None:
+            position += 1
+            continue
+        out += [text[copied:position], "<em>", term, "</em>"]
+        position = copied = position + len(term)
+    out.append(text[copied:])
+    return "".join(out)
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,

@@ -6,10 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from schemas.enums import ListKind
 from schemas.tables import Achievement, Need
+from services.matching import bulk
 from services.matching.engine import combine, rank, rank_key, side_of_document, side_of_row
 from services.matching.scoring import Weights, score_pair
 from services.matching.terms import QueryTerm
@@ -31,7 +33,7 @@ SOURCE = {
 def documents(rng: random.Random, kind: ListKind, count: int) -> list[dict]:
     """Documents of the list `kind` as the term queries return them, with few distinct values each, as
     real candidates have."""
-    fields = sorted(taxonomy().fields)
+    fields = [*sorted(taxonomy().fields), "retired.field"]  # a code the taxonomy no longer has
     amount = "price" if kind == ListKind.achievements else "budget"
     found = []
     for n in range(count):
@@ -42,7 +44,7 @@ def documents(rng: random.Random, kind: ListKind, count: int) -> list[dict]:
             "modes": rng.sample(["licence", "transfer", "joint_development", "equity"], rng.choice([0, 1, 2])),
             f"{amount}_negotiable": low is None, f"{amount}_min": low,
             f"{amount}_max": None if low is None else low * rng.choice([1, 3]),
-            "region": rng.choice([None, "cd.wuhou", "cd.gaoxin", "sc.mianyang", "cn.beijing"]),
+            "region": rng.choice([None, "cd.wuhou", "cd.gaoxin", "sc.mianyang", "cn.beijing", "xx.unknown"]),
             # Within 90 days or years ago: a freshness that does not move while the test runs.
             "published_at": int((datetime.now(UTC) - timedelta(days=rng.choice([1, 30, 60, 2000]))).timestamp())
             if rng.random() < 0.9 else None})
@@ -78,3 +80,40 @@ def test_ranking_by_lookups_is_ranking_by_full_fits(kind, seed):
     expected.sort(key=lambda e: e[0])
     assert [(str(m.id), m.score) for m in matches] == [(e[0][5], e[1]) for e in expected[:20]]
     assert [m.reasons["components"] for m in matches] == [e[2] for e in expected[:20]]
+
+
+@pytest.mark.parametrize("kind", [ListKind.needs, ListKind.achievements])
+def test_the_bulk_estimate_is_within_its_margin_of_the_exact_score(kind):
+    rng = random.Random(7)
+    other = ListKind.achievements if kind == ListKind.needs else ListKind.needs
+    docs = documents(rng, other, 500)
+    row, now = SOURCE[kind], datetime.now(UTC)
+    encoder = bulk.Encoder(taxonomy())
+    amount = "price" if other == ListKind.achievements else "budget"
+    rows = np.array([encoder.row(d["field"], d["secondary_fields"], d["trl"], d["modes"], d[f"{amount}_negotiable"],
+                                 d[f"{amount}_min"], d[f"{amount}_max"], d["region"], d["published_at"]) for d in docs])
+    texts = np.array([rng.choice([0.0, 0.1, 0.35, 0.8, 1.2]) for _ in docs])
+    cosines = [rng.choice([None, -0.2, 0.25, 0.5, 0.9]) for _ in docs]
+    estimated = bulk.estimate(encoder, WEIGHTS, side_of_row(row), kind == ListKind.needs, rows, texts,
+                              np.array([np.nan if c is None else c for c in cosines]), now)
+    for doc, text, cosine, guess in zip(docs, texts, cosines, estimated, strict=True):
+        source, counterpart = side_of_row(row), side_of_document(other, doc)
+        need, achievement = (source, counterpart) if kind == ListKind.needs else (counterpart, source)
+        exact, _ = score_pair(taxonomy(), WEIGHTS, float(text), need, achievement, counterpart.published_at, now,
+                              cosine)
+        assert abs(guess - exact) <= bulk.MARGIN, (doc, text, cosine)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_match_highlight_wraps_what_a_longest_first_pattern_would(seed):
+    """`engine.highlight` scans instead of compiling a pattern per match; the result is the pattern's."""
+    import re
+
+    from services.matching.engine import highlight
+
+    rng = random.Random(seed)
+    text = "".join(rng.choice("嫩芽识别采摘机器人ab") for _ in range(60))
+    terms = ["".join(rng.choice("嫩芽识别采摘机器人ab") for _ in range(rng.randint(1, 4))) for _ in range(6)] + [""]
+    ordered = sorted({t for t in terms if t}, key=len, reverse=True)
+    expected = re.sub("|".join(map(re.escape, ordered)), lambda m: f"<em>{m.group(0)}</em>", text)
+    assert highlight(text, terms) == expected
