@@ -205,21 +205,21 @@ def cmd_reindex(args) -> None:
         asyncio.run(_reindex(settings))
 
 
-async def _match_all(settings: Settings) -> None:
+async def _match_all(settings: Settings, processes: int) -> None:
     from services.context import ServiceContext
     from services.matching.batch import CONCURRENCY, match_all
 
     async with ServiceContext.open(settings, pool_size=CONCURRENCY + 2) as ctx:
         started = time.perf_counter()
         with progress_bar("listing") as bar:
-            count = await match_all(ctx, bar)
+            count = await match_all(ctx, bar, processes=processes)
         elapsed = time.perf_counter() - started
     print(f"matched {count} listings in {elapsed:.1f} s ({count / elapsed if elapsed else 0:.1f} listings/s)")
 
 
 def cmd_match(args) -> None:
     with running_services() as settings:
-        asyncio.run(_match_all(settings))
+        asyncio.run(_match_all(settings, args.processes))
 
 
 async def _learn(settings: Settings) -> None:
@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
         func=cmd_reindex)
     p = sub.add_parser("match", help="recompute leads")
     p.add_argument("--all", action="store_true", required=True)
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="processes matching at once (default: one a core)")
     p.set_defaults(func=cmd_match)
     sub.add_parser("learn", help="learn term associations from won leads").set_defaults(func=cmd_learn)
     p = sub.add_parser("createadmin", help="create the first operator account")

@@ -10,9 +10,12 @@ concurrent batches never wait on (or deadlock with) each other.
 """
 
 import asyncio
+import contextlib
+import multiprocessing
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from schemas.enums import ListingStatus, ListKind
 from schemas.tables import ListingVector
 from services import kinds
+from services.context import ServiceContext
 from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, terms_of_row, vector_query
 from services.matching.nearest import Documents, Nearest, vector_hits
 from services.matching.outcomes import associations
@@ -32,6 +36,7 @@ from services.search.client import SearchError
 
 BATCH = 100  # listings of one list scored and written together
 CONCURRENCY = 2  # batches at a time: one computes while the other waits on Meilisearch or PostgreSQL
+CHUNK = 1000  # listings a process of `match --all` is given at a time (progress is reported per chunk)
 QUERIES_PER_REQUEST = 100  # term or vector queries in one multi-search request
 TERM_ANSWERS = 4000  # the most recently used answers kept (each up to 50 hits): ~100-200 MB at most
 
@@ -166,8 +171,10 @@ async def refresh_listings(ctx, kind: ListKind, ids: Iterable[uuid.UUID], fan_ou
                 await request_refresh(session, counterpart(kind), touched)
 
 
-async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) -> int:
-    """Every published need and achievement (or the first `limit` of each list, for a benchmark)."""
+async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None, processes: int = 1) -> int:
+    """Every published need and achievement (or the first `limit` of each list, for a benchmark). With
+    `processes` > 1, each phase's listings are matched by that many processes (`Phase`), so the Python work
+    (terms, scoring), which one process does on one core, uses them all."""
     work: dict[ListKind, list] = {}
     async with ctx.sessions() as session:
         for kind, table in kinds.TABLES.items():
@@ -175,17 +182,54 @@ async def match_all(ctx, progress: Progress = SILENT, limit: int | None = None) 
                 table.status == ListingStatus.published).order_by(table.id).limit(limit))).all())
         learned = await associations(session)
     progress.start(sum(len(ids) for ids in work.values()))
-    for phase in ListKind.needs, ListKind.achievements:
-        answers = TermAnswers(ctx.search, counterpart(phase))  # per phase: the other list's answers
-        neighbours = Neighbours.of(ctx, counterpart(phase))  # and its vectors
+    if processes <= 1:
+        for phase in ListKind.needs, ListKind.achievements:
+            await Phase(ctx, phase, learned).run(work[phase], progress)
+        return sum(len(ids) for ids in work.values())
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for phase in ListKind.needs, ListKind.achievements:  # the needs done before any achievement starts
+            ids = work[phase]
+            chunks = [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
+            for done in asyncio.as_completed([loop.run_in_executor(pool, _in_process, ctx.settings, phase, chunk,
+                                                                   learned) for chunk in chunks]):
+                progress.advance(await done)
+    return sum(len(ids) for ids in work.values())
+
+
+class Phase:
+    """One phase of `match --all`: listings of one list matched against the other, the run's term answers
+    and the other list's vectors shared by all its batches."""
+
+    def __init__(self, ctx, kind: ListKind, learned: dict[str, list[str]]):
+        self.ctx, self.kind, self.learned = ctx, kind, learned
+        self.answers = TermAnswers(ctx.search, counterpart(kind))
+        self.neighbours = Neighbours.of(ctx, counterpart(kind))
+
+    async def run(self, ids: list, progress: Progress = SILENT) -> int:
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(kind: ListKind, ids: list, answers: TermAnswers = answers, neighbours=neighbours,
-                      gate=gate) -> None:
+        async def one(chunk: list) -> None:
             async with gate:
-                await match_batch(ctx, kind, ids, answers, learned, neighbours)
-                progress.advance(len(ids))
+                await match_batch(self.ctx, self.kind, chunk, self.answers, self.learned, self.neighbours)
+                progress.advance(len(chunk))
 
-        ids = work[phase]
-        await asyncio.gather(*(one(phase, ids[start:start + BATCH]) for start in range(0, len(ids), BATCH)))
-    return sum(len(ids) for ids in work.values())
+        await asyncio.gather(*(one(ids[start:start + BATCH]) for start in range(0, len(ids), BATCH)))
+        return len(ids)
+
+
+_process: dict = {}  # in a `match --all` process: its event loop, service context and current Phase
+
+
+def _in_process(settings, kind: ListKind, ids: list, learned: dict[str, list[str]]) -> int:
+    """A chunk of a phase in one of `match_all`'s processes, which keeps its connections, and the phase's
+    answers and vectors, from one chunk to the next (it exits with the run)."""
+    if not _process:
+        _process["loop"] = loop = asyncio.new_event_loop()
+        _process["open"] = opened = contextlib.AsyncExitStack()  # kept: collecting it would close the context
+        _process["ctx"] = loop.run_until_complete(
+            opened.enter_async_context(ServiceContext.open(settings, pool_size=CONCURRENCY + 1)))
+    if getattr(_process.get("phase"), "kind", None) != kind:
+        _process["phase"] = None  # the previous phase's vectors go before the next phase's load
+        _process["phase"] = Phase(_process["ctx"], kind, learned)
+    return _process["loop"].run_until_complete(_process["phase"].run(ids))

@@ -1,7 +1,9 @@
 """`market match --all` in batches: the same leads as the live match, and never a listing's own side."""
 
 import pytest
+from sqlalchemy import delete
 
+from schemas.tables import Lead
 from services.matching import batch
 from services.matching.batch import match_all
 from tests.api.test_matching import HEAT_PUMP, UNRELATED, WINTER_NEED
@@ -69,3 +71,34 @@ async def test_vector_candidates_found_in_memory_rank_as_the_live_vector_query_d
         assert [found for found, _ in stored] == [found for found, _ in live[need["id"]]]
         for (_, score), (_, live_score) in zip(stored, live[need["id"]], strict=True):
             assert abs(score - live_score) <= 1e-3  # exact cosines against the index's, to its rounding
+
+
+@pytest.mark.commits  # other processes write the leads
+async def test_several_processes_store_the_same_leads_as_one(client, market, sync, ctx):
+    """`market match --all --processes 2`: each phase's listings shared between two processes (the needs all
+    done before the achievements start) store the leads one process stores."""
+    uni, institute = await market.organisation("university"), await market.organisation("institute")
+    firms = [await market.organisation("enterprise") for _ in range(3)]
+    await create_listing(market, "achievements", uni, external_id="P-1", **PICKER)
+    await create_listing(market, "achievements", institute, external_id="P-2", **HEAT_PUMP)
+    await create_listing(market, "achievements", uni, external_id="P-3", **UNRELATED)
+    needs = [await create_listing(market, "needs", firms[0], **NEED),
+             await create_listing(market, "needs", firms[1], **WINTER_NEED),
+             await create_listing(market, "needs", firms[2], **{**NEED, "title": "茶园采摘缺人，求自动化方案"})]
+    await sync()
+    broker = await market.broker()
+    assert await match_all(ctx) == 6
+    one = {need["id"]: await _need_view(client, broker, need["id"], scores=True) for need in needs}
+    assert any(one.values())
+
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(delete(Lead))
+    assert not any([await _need_view(client, broker, need["id"]) for need in needs])
+
+    chunk = batch.CHUNK
+    try:
+        batch.CHUNK = 1  # each listing its own chunk: both processes get work in each phase
+        assert await match_all(ctx, processes=2) == 6
+    finally:
+        batch.CHUNK = chunk
+    assert {need["id"]: await _need_view(client, broker, need["id"], scores=True) for need in needs} == one
