@@ -278,23 +278,20 @@ async def score_rows(session, settings, need: Need, achievement: Achievement) ->
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """The normalised text with the matched terms in <em>…</em>, in one pass from the left, the longest term
-    that starts at a position first (so a term inside a longer one is never wrapped twice). A scan rather
-    than a regular expression: every match shown has its own set of terms, and compiling a pattern for each
-    cost more than the scan."""
-    starting: dict[str, list[str]] = {}
-    for term in sorted({t for t in terms if t}, key=len, reverse=True):
-        starting.setdefault(term[0], []).append(term)
-    if not starting:
-        return text
-    out, position, copied = [], 0, 0
-    while position < len(text):
-        term = next((t for t in starting.get(text[position], ()) if text.startswith(t, position)), None)
-        if term is None:
-            position += 1
-            continue
-        out += [text[copied:position], "<em>", term, "</em>"]
-        position = copied = position + len(term)
+    """The normalised text with the matched terms in <em>…</em>, from the left, the longest term that starts
+    at a position first (so a term inside a longer one is never wrapped twice): what a pattern of the terms,
+    longest first, would give, without compiling a pattern for every match shown."""
+    found = []
+    for term in {t for t in terms if t}:
+        position = text.find(term)
+        while position >= 0:
+            found.append((position, -len(term), term))
+            position = text.find(term, position + 1)
+    out, copied = [], 0
+    for position, _, term in sorted(found):
+        if position >= copied:
+            out += [text[copied:position], "<em>", term, "</em>"]
+            copied = position + len(term)
     out.append(text[copied:])
     return "".join(out)
 
