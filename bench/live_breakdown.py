@@ -109,7 +109,7 @@ async def main(args) -> None:
         for kind in (ListKind.achievements, ListKind.needs):
             clock = Clock()
             # The inner steps of rank, counted inside "fuse".
-            originals = {name: getattr(engine, name) for name in ("combine", "weighted", "_match",
+            originals = {name: getattr(engine, name) for name in ("combine", "score_of", "_match",
                                                                   "side_of_document")}
             for name, function in originals.items():
                 setattr(engine, name, clock.wrap(f"  in fuse: {name}", function))

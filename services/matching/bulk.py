@@ -31,33 +31,36 @@ class Encoder:
     scored exactly for nothing), never lower one."""
 
     def __init__(self, tax: Taxonomy):
-        self.tax = tax
         tops = sorted({tax.top(code) for code in tax.fields})
-        self.fields = {code: n for n, code in enumerate(sorted(tax.fields))}
-        self.tops = {code: n for n, code in enumerate(tops)}
+        top = {code: n for n, code in enumerate(tops)}
+        # Looked up once a document: a field's (number, its top field's number) and its top field as a bit.
+        self.fields = {code: (n, top[tax.top(code)]) for n, code in enumerate(sorted(tax.fields))}
+        self.top_bits = {code: 1 << top[tax.top(code)] for code in tax.fields}
         # related[n, a]: the rule "related field" between a need's top field n and an achievement's a
         self.related = np.array([[a in tax.fields[n].related or n in tax.fields[a].related for a in tops]
                                  for n in tops])
-        self.regions = {code: n for n, code in enumerate(sorted(tax.regions))}
-        self.modes = {mode.value: n for n, mode in enumerate(TransferMode)}
+        self.regions = {code: (n, SCOPES.get(code.split(".")[0], 2)) for n, code in enumerate(sorted(tax.regions))}
+        self.mode_bits = {mode.value: 1 << n for n, mode in enumerate(TransferMode)}
 
     def row(self, field: str, secondary_fields, trl: int | None, modes, negotiable: bool, low, high,
             region: str | None, published: float | None) -> tuple:
         """A side's row (`low`, `high`: the amount range; `published`: Unix time)."""
-        tax, nan = self.tax, np.nan
-        known = field in tax.fields
+        nan = np.nan
+        number, top = self.fields.get(field, (-1, -1))
         secondary = 0
         for code in secondary_fields:
-            if code in tax.fields:
-                secondary |= 1 << self.tops[tax.top(code)]
+            secondary |= self.top_bits.get(code, 0)
         mode_bits = 0
         for mode in modes:
-            mode_bits |= 1 << self.modes.get(mode, len(self.modes) + hash(mode) % (52 - len(self.modes)))
-        return (self.fields[field] if known else -1, self.tops[tax.top(field)] if known else -1, secondary,
-                nan if trl is None else trl, mode_bits, negotiable, nan if low is None else float(low),
-                nan if high is None else float(high),
-                self.regions.get(region, len(self.regions) + hash(region) % 2**20) if region else -1,
-                SCOPES.get(region.split(".")[0], 2) if region else -1, nan if published is None else published)
+            mode_bits |= self.mode_bits.get(mode) or 1 << (len(self.mode_bits) + hash(mode) % 40)
+        if region:
+            region, scope = self.regions.get(region) or (len(self.regions) + hash(region) % 2**20,
+                                                         SCOPES.get(region.split(".")[0], 2))
+        else:
+            region = scope = -1
+        return (number, top, secondary, nan if trl is None else trl, mode_bits, negotiable,
+                nan if low is None else float(low), nan if high is None else float(high), region, scope,
+                nan if published is None else published)
 
     def side(self, side: Side) -> np.ndarray:
         return np.array([self.row(side.field, side.secondary_fields, side.trl, side.modes, side.amount_negotiable,
