@@ -99,13 +99,14 @@ def combine(terms: list[QueryTerm], results: list[dict]) -> dict[str, tuple[floa
     relevance, the document."""
     evidence: dict[str, list] = {}
     for term, result in zip(terms, results, strict=True):
-        weight = term.weight * rarity(result.get("estimatedTotalHits", len(result["hits"])))
-        for hit in result["hits"]:
+        hits = result["hits"]
+        strength = TERM_EVIDENCE * (term.weight * rarity(result.get("estimatedTotalHits", len(hits))))
+        for hit in hits:
             entry = evidence.get(hit["id"])
             if entry is None:
                 entry = evidence[hit["id"]] = [1.0, [], hit]
             relevance = float(hit.get("_rankingScore", 0.0))
-            entry[0] *= 1.0 - TERM_EVIDENCE * weight * relevance
+            entry[0] *= 1.0 - strength * relevance
             entry[1].append((term, relevance))
     return {doc_id: (1.0 - miss, matched, doc) for doc_id, (miss, matched, doc) in evidence.items()}
 
