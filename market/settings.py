@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(1, ge=1, le=64)
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
+    # Live matches (~17 Meilisearch queries each) running at once per API process; the others wait their turn,
+    # so reads and searches never queue behind them (market/bulkhead.py).
+    match_concurrency: int = Field(2, ge=1, le=64)
 
     # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).
     obligation_notice_days: int = Field(7, ge=0, le=90)
