@@ -22,6 +22,7 @@ from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
 from services.context import ServiceContext
 from services.ratelimit import RateLimiter
+from services.search.cache import SearchCache
 from services.search.client import SearchUnavailable
 from services.text import default_thesaurus, extract_terms
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.bulkheads = bulkheads(settings.match_concurrency)
+    app.state.search_cache = SearchCache(settings.search_cache_seconds, settings.search_cache_entries)
     errors.install(app)
     docs.install(app)
     openapi.install(app)

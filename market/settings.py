@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Live matches (~17 Meilisearch queries each) running at once per API process; the others wait their turn,
     # so reads and searches never queue behind them (market/bulkhead.py).
     match_concurrency: int = Field(2, ge=1, le=64)
+    # Public search answers kept per API process (services/search/cache.py): seconds (0: off) and how many.
+    search_cache_seconds: float = Field(3.0, ge=0, le=60)
+    search_cache_entries: int = Field(2000, ge=1)
 
     # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).
     obligation_notice_days: int = Field(7, ge=0, le=90)
