@@ -26,7 +26,7 @@ from collections import defaultdict
 
 import httpx
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bench.freshness import leads_computed, searchable
 from bench.match_speed import dataset
@@ -216,6 +216,20 @@ async def raw_search_ceiling(client, ctx, clients: int, seconds: int, searches: 
     return len(timings), timings
 
 
+async def worker_batches(ctx, since) -> str:
+    """What the worker's batches held during the load: a batch's events are marked processed by one
+    statement (one `processed_at`), so grouping by it recovers the batches."""
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE topic LIKE '%.refresh_requested') FROM outboxevent "
+            "WHERE processed_at >= :since GROUP BY processed_at"), {"since": since})).all()
+        pending = await conn.scalar(text("SELECT count(*) FROM outboxevent WHERE processed_at IS NULL"))
+    events, refreshes = [r[0] for r in rows], [r[1] for r in rows]
+    return (f"worker: {len(rows)} batches, {sum(events)} events ({sum(refreshes)} lead refresh requests); "
+            f"events per batch p50 {percentile(events, 0.5):.0f}, max {max(events, default=0)}; "
+            f"{pending} still pending at the end")
+
+
 async def search_cache_counters(port: int, processes: int) -> tuple[int, int, int]:
     """The search microcache's hits and misses summed over the API processes: each keeps its own
     `/metrics`, and a new connection lands on any of them, so scrape until as many different ones
@@ -301,6 +315,8 @@ async def main(args) -> None:
                       f"p95 {percentile(raw, 0.95):.1f} ms")
                 timings: dict[str, list[float]] = defaultdict(list)
                 errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+                async with ctx.engine.connect() as conn:
+                    load_started = await conn.scalar(text("SELECT now()"))
                 until = time.perf_counter() + args.seconds
                 fresh, *_ = await asyncio.gather(
                     freshness(http, ctx, universities[-1], operator, until),
@@ -315,6 +331,7 @@ async def main(args) -> None:
                     samples = timings[kind]
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
+                print(await worker_batches(ctx, load_started))
                 hits, misses, replicas = await search_cache_counters(args.port, args.web_concurrency)
                 print(f"search microcache: {hits / max(1, hits + misses):.0%} hits ({hits} of {hits + misses}; "
                       f"/metrics of {replicas} of {args.web_concurrency} API processes)")

@@ -89,9 +89,11 @@ def cmd_dev(args) -> None:
 
 
 def cmd_worker(args) -> None:
+    from market.runtime.priority import lower_priority
     from services.worker import run_worker
 
     with running_services() as settings:
+        lower_priority(settings.worker_nice)  # after starting any embedded service: they keep theirs
         asyncio.run(run_worker(settings, once=args.once))
 
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     import_sync_max_rows: int = 1000  # a larger file is imported by the worker as a background job
 
     worker_batch_size: int = 100
+    # The worker's CPU niceness (0-19): it yields to the API processes on a shared machine (market/runtime/priority.py).
+    worker_nice: int = Field(10, ge=0, le=19)
     lead_routing_min_score: float = Field(0.6, ge=0, le=1, description="Unowned leads scoring this or more "
                                           "are offered to the best-fitting broker by the worker")
     webhook_timeout_seconds: float = 10.0
