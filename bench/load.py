@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -230,23 +231,41 @@ async def worker_batches(ctx, since) -> str:
             f"{pending} still pending at the end")
 
 
-async def search_cache_counters(port: int, processes: int) -> tuple[int, int, int]:
-    """The search microcache's hits and misses summed over the API processes: each keeps its own
-    `/metrics`, and a new connection lands on any of them, so scrape until as many different ones
-    answered (counters no longer move: the load is over), or give up after a few tries."""
-    seen: set[tuple[int, int]] = set()
+async def server_metrics(port: int, processes: int) -> list[dict[tuple[str, str], float]]:
+    """Each API process's `/metrics` after the load, as {(series name, labels): value}. Each process keeps
+    its own, and a new connection lands on any of them: scrape until as many different ones answered
+    (told apart by their search cache counters, which no longer move), or give up after a few tries."""
+    seen: dict[tuple, dict] = {}
     for _ in range(8 * processes):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as fresh:
-            text = (await fresh.get("/metrics")).text
-        counts = {"market_search_cache_hits_total": 0, "market_search_cache_misses_total": 0}
-        for line in text.splitlines():
-            name, _, value = line.partition("{")
-            if name in counts:
-                counts[name] += int(float(value.rpartition(" ")[2]))
-        seen.add((counts["market_search_cache_hits_total"], counts["market_search_cache_misses_total"]))
+            body = (await fresh.get("/metrics")).text
+        series = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name_labels, _, value = line.rpartition(" ")
+                name, _, labels = name_labels.partition("{")
+                series[name, labels.rstrip("}")] = float(value)
+        seen[tuple(sorted((k, v) for k, v in series.items() if k[0].startswith("market_search_cache")))] = series
         if len(seen) == processes:
             break
-    return sum(h for h, _ in seen), sum(m for _, m in seen), len(seen)
+    return list(seen.values())
+
+
+def total(replicas: list[dict], name: str, labels: str = "") -> float:
+    """The sum of a series over the processes, over the labels matching the `labels` pattern."""
+    return sum(v for series in replicas for (n, found), v in series.items() if n == name and re.search(labels, found))
+
+
+def server_side(replicas: list[dict]) -> str:
+    """Mean time in the API per kind of request (a match's wait for its turn included)."""
+    routes = {"search": r'route="/v1/search/', "get": r'/\{listing_id\}"', "list": r'route="/v1/(achievements|needs)"',
+              "match": r'/matches"'}
+    means = []
+    for kind, part in routes.items():
+        count = total(replicas, "market_http_request_duration_seconds_count", part)
+        spent = total(replicas, "market_http_request_duration_seconds_sum", part)
+        means.append(f"{kind} {1000 * spent / max(count, 1):.0f} ms")
+    return "mean time in the API per request: " + ", ".join(means)
 
 
 async def health_during_import(http: httpx.AsyncClient, owner: dict, rows: int) -> tuple[list[float], float]:
@@ -332,9 +351,12 @@ async def main(args) -> None:
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
                 print(await worker_batches(ctx, load_started))
-                hits, misses, replicas = await search_cache_counters(args.port, args.web_concurrency)
+                replicas = await server_metrics(args.port, args.web_concurrency)
+                hits = int(total(replicas, "market_search_cache_hits_total"))
+                misses = int(total(replicas, "market_search_cache_misses_total"))
                 print(f"search microcache: {hits / max(1, hits + misses):.0%} hits ({hits} of {hits + misses}; "
-                      f"/metrics of {replicas} of {args.web_concurrency} API processes)")
+                      f"/metrics of {len(replicas)} of {args.web_concurrency} API processes)")
+                print(server_side(replicas))
                 for name, samples in (("publish → searchable", fresh["searchable"]),
                                       ("publish → leads computed", fresh["leads"])):
                     print(f"{name} under this load: p50 {percentile(samples, 0.5):.0f} ms, "
