@@ -260,7 +260,7 @@ async def server_metrics(port: int, processes: int) -> list[dict[tuple[str, str]
     return list(seen.values())
 
 
-def total(replicas: list[dict], name: str, labels: str = "") -> float:
+def summed(replicas: list[dict], name: str, labels: str = "") -> float:
     """The sum of a series over the processes, over the labels matching the `labels` pattern."""
     return sum(v for series in replicas for (n, found), v in series.items() if n == name and re.search(labels, found))
 
@@ -271,8 +271,8 @@ def server_side(replicas: list[dict]) -> str:
               "match": r'/matches"'}
     means = []
     for kind, part in routes.items():
-        count = total(replicas, "market_http_request_duration_seconds_count", part)
-        spent = total(replicas, "market_http_request_duration_seconds_sum", part)
+        count = summed(replicas, "market_http_request_duration_seconds_count", part)
+        spent = summed(replicas, "market_http_request_duration_seconds_sum", part)
         means.append(f"{kind} {1000 * spent / max(count, 1):.0f} ms")
     return "mean time in the API per request: " + ", ".join(means)
 
@@ -361,8 +361,8 @@ async def main(args) -> None:
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
                 print(await worker_batches(ctx, load_started))
                 replicas = await server_metrics(args.port, args.web_concurrency)
-                hits = int(total(replicas, "market_search_cache_hits_total"))
-                misses = int(total(replicas, "market_search_cache_misses_total"))
+                hits = int(summed(replicas, "market_search_cache_hits_total"))
+                misses = int(summed(replicas, "market_search_cache_misses_total"))
                 print(f"search microcache: {hits / max(1, hits + misses):.0%} hits ({hits} of {hits + misses}; "
                       f"/metrics of {len(replicas)} of {args.web_concurrency} API processes)")
                 print(server_side(replicas))
