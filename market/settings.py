@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or "*"); none by default,
     # else any caller could claim any address and slip past the per-address limits.
     forwarded_allow_ips: str = ""
+    # An idle kept-alive connection is closed after this long. Longer than a proxy's idle timeout (60 s for
+    # nginx and most load balancers), so the server never closes a connection a request is already on its way
+    # over; uvicorn's default of 5 s did that under load, while a CPU-starved event loop lagged (reset).
+    keep_alive_seconds: int = Field(75, ge=1)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 
