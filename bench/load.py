@@ -5,32 +5,80 @@ Mix per client: anonymous search, reads (get and list), authenticated creates se
 by an operator (a publish), and live matches. Prints p50/p95/errors per kind. Bounded: `--clients` and
 `--seconds` (100 and 60 by default), loopback only.
 
+Searches are drawn as a marketplace's visitors send them (`Searches`): words from the field thesaurus
+(a few thousand) with Zipf-like popularity, some with a field filter, some a second page, some the list's
+browse page without words; so the API's search microcache meets a realistic hit rate (printed beside the
+figures, read from the server's `/metrics`), and the raw Meilisearch ceiling replays the same draws.
+
 Run: `python -m bench.load` (100k / 20k listings) or `python -m bench.load --achievements 20000 --needs 4000`.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
 from collections import defaultdict
 
 import httpx
-from sqlalchemy import select
+import yaml
+from sqlalchemy import select, text
 
 from bench.freshness import leads_computed, searchable
 from bench.match_speed import dataset
 from bench.search_overhead import recorded_requests
 from bench.stack import bench_stack, operator_headers
 from market.runtime.meili import free_port
+from market.settings import PROJECT_ROOT
 from schemas.tables import Achievement, Need
 from schemas.validators import credit_code_check_digit
+from services.search.client import SearchError
 
 QUERIES = ["氢能", "电池", "机器人", "传感器", "嫩芽识别", "故障诊断", "新材料", "智能制造", "储能", "轨道交通"]
 MIX = "search=40,read=30,match=20,create=10"
+# What share of searches browse a list without words, filter by a field, ask for the second page.
+BROWSE, FIELD_FILTER, SECOND_PAGE = 0.15, 0.20, 0.10
+
+
+def vocabulary() -> list[str]:
+    """Every term of the field thesaurus: equivalents, symptoms and techniques, domain words (~4,000)."""
+    terms = set()
+    for path in sorted((PROJECT_ROOT / "seed/thesaurus").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in data.get("equivalents") or []:
+            terms.update(map(str, group))
+        for problem in data.get("problems") or []:
+            terms.update(map(str, [*problem["when"], *problem["then"]]))
+        terms.update(map(str, data.get("terms") or []))
+    return sorted(terms)
+
+
+class Searches:
+    """Searches drawn with Zipf-like popularity (the term of rank r is asked ∝ 1 / r^exponent) over the
+    thesaurus in a fixed, seeded order of popularity."""
+
+    def __init__(self, seed: int = 12, exponent: float = 1.0):
+        self.terms = vocabulary()
+        random.Random(seed).shuffle(self.terms)
+        self.cumulative = list(itertools.accumulate(1 / rank ** exponent for rank in range(1, len(self.terms) + 1)))
+        fields = yaml.safe_load((PROJECT_ROOT / "seed/taxonomy/fields.yaml").read_text(encoding="utf-8"))
+        self.fields = [field["code"] for field in fields]
+
+    def draw(self, rng: random.Random) -> tuple[str, dict]:
+        """(list, query parameters) of one search."""
+        params: dict = {}
+        if rng.random() >= BROWSE:
+            params["q"] = rng.choices(self.terms, cum_weights=self.cumulative)[0]
+        if rng.random() < FIELD_FILTER:
+            params["field"] = rng.choice(self.fields)
+        if rng.random() < SECOND_PAGE:
+            params["offset"] = 20
+        return rng.choice(["achievements", "needs"]), params
 
 
 def weights(text: str) -> list[tuple[str, int]]:
@@ -107,7 +155,8 @@ async def freshness(http: httpx.AsyncClient, ctx, owner: dict, operator: dict, u
 
 
 async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
-                      operator: dict, timings: dict, errors: dict, think: float, mix: list) -> None:
+                      operator: dict, timings: dict, errors: dict, think: float, mix: list,
+                      searches: Searches) -> None:
     kinds = [k for k, w in mix for _ in range(w)]
     while time.perf_counter() < until:
         if think:  # a person reading the last answer: uniform, `think` seconds on average
@@ -117,7 +166,8 @@ async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float,
         started = time.perf_counter()
         try:
             if kind == "search":
-                response = await http.get(f"/v1/search/{lists}", params={"q": rng.choice(QUERIES)})
+                lists, params = searches.draw(rng)
+                response = await http.get(f"/v1/search/{lists}", params=params)
             elif kind == "read":
                 if rng.random() < 0.7:
                     response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}")
@@ -137,24 +187,94 @@ async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float,
             errors[kind][str(response.status_code)] += 1
 
 
-async def raw_search_ceiling(client, ctx, clients: int, seconds: int) -> tuple[int, list[float]]:
+async def raw_search_ceiling(client, ctx, clients: int, seconds: int, searches: Searches,
+                             draws: int) -> tuple[int, list[float]]:
     """The same searches sent straight to Meilisearch by as many clients, back to back: what Meilisearch
-    alone serves on this machine (the requests the API makes for each query, thesaurus variants and
-    facets included, recorded through the in-process app)."""
+    alone serves on this machine (the requests the API makes for each search, thesaurus variants and
+    facets included, recorded through the in-process app, whose microcache is off). The clients replay
+    `draws` searches drawn as the load's are, so the ceiling sees the same distribution."""
     meili = ctx.search.client
-    recorded = {q: await recorded_requests(client, meili, q) for q in QUERIES}
+    rng = random.Random(7)
+    pool = [searches.draw(rng) for _ in range(draws)]
+    recorded = {}
+    for lists, params in pool:
+        key = (lists, tuple(sorted(params.items())))
+        if key not in recorded:
+            recorded[key] = await recorded_requests(client, meili, "", lists, params)
+    pool_keys = [(lists, tuple(sorted(params.items()))) for lists, params in pool]
+    print(f"searches: {len(searches.terms)} thesaurus terms, Zipf-like; the raw ceiling replays {draws} draws "
+          f"({len(recorded)} distinct)")
     timings: list[float] = []
     until = time.perf_counter() + seconds
+
+    failures: dict[str, int] = defaultdict(int)
 
     async def one(rng: random.Random) -> None:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            for request in recorded[rng.choice(QUERIES)]:
-                await meili._send(*request)
+            try:
+                for request in recorded[rng.choice(pool_keys)]:
+                    await meili._send(*request)
+            except SearchError as exc:  # e.g. 408 when Meilisearch is starved of CPU: counted, not fatal
+                failures[str(exc)] += 1
+                continue
             timings.append((time.perf_counter() - started) * 1000)
 
     await asyncio.gather(*(one(random.Random(n)) for n in range(clients)))
+    if failures:
+        print(f"raw Meilisearch errors: {dict(failures)}")
     return len(timings), timings
+
+
+async def worker_batches(ctx, since) -> str:
+    """What the worker's batches held during the load: a batch's events are marked processed by one
+    statement (one `processed_at`), so grouping by it recovers the batches."""
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE topic LIKE '%.refresh_requested') FROM outboxevent "
+            "WHERE processed_at >= :since GROUP BY processed_at"), {"since": since})).all()
+        pending = await conn.scalar(text("SELECT count(*) FROM outboxevent WHERE processed_at IS NULL"))
+    events, refreshes = [r[0] for r in rows], [r[1] for r in rows]
+    return (f"worker: {len(rows)} batches, {sum(events)} events ({sum(refreshes)} lead refresh requests); "
+            f"events per batch p50 {percentile(events, 0.5):.0f}, max {max(events, default=0)}; "
+            f"{pending} still pending at the end")
+
+
+async def server_metrics(port: int, processes: int) -> list[dict[tuple[str, str], float]]:
+    """Each API process's `/metrics` after the load, as {(series name, labels): value}. Each process keeps
+    its own, and a new connection lands on any of them: scrape until as many different ones answered
+    (told apart by their search cache counters, which no longer move), or give up after a few tries."""
+    seen: dict[tuple, dict] = {}
+    for _ in range(8 * processes):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as fresh:
+            body = (await fresh.get("/metrics")).text
+        series = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name_labels, _, value = line.rpartition(" ")
+                name, _, labels = name_labels.partition("{")
+                series[name, labels.rstrip("}")] = float(value)
+        seen[tuple(sorted((k, v) for k, v in series.items() if k[0].startswith("market_search_cache")))] = series
+        if len(seen) == processes:
+            break
+    return list(seen.values())
+
+
+def summed(replicas: list[dict], name: str, labels: str = "") -> float:
+    """The sum of a series over the processes, over the labels matching the `labels` pattern."""
+    return sum(v for series in replicas for (n, found), v in series.items() if n == name and re.search(labels, found))
+
+
+def server_side(replicas: list[dict]) -> str:
+    """Mean time in the API per kind of request (a match's wait for its turn included)."""
+    routes = {"search": r'route="/v1/search/', "get": r'/\{listing_id\}"', "list": r'route="/v1/(achievements|needs)"',
+              "match": r'/matches"'}
+    means = []
+    for kind, part in routes.items():
+        count = summed(replicas, "market_http_request_duration_seconds_count", part)
+        spent = summed(replicas, "market_http_request_duration_seconds_sum", part)
+        means.append(f"{kind} {1000 * spent / max(count, 1):.0f} ms")
+    return "mean time in the API per request: " + ", ".join(means)
 
 
 async def health_during_import(http: httpx.AsyncClient, owner: dict, rows: int) -> tuple[list[float], float]:
@@ -215,17 +335,21 @@ async def main(args) -> None:
                 for listing_id in ids["needs"][:5]:  # warm-up: segmenter, thesaurus, connections
                     await http.get(f"/v1/needs/{listing_id}/matches")
                 # First, with the worker idle: what Meilisearch alone serves of the same searches.
-                count, raw = await raw_search_ceiling(client, ctx, args.clients, min(args.seconds, 30))
+                searches = Searches()
+                count, raw = await raw_search_ceiling(client, ctx, args.clients, min(args.seconds, 30), searches,
+                                                      args.raw_draws)
                 print(f"raw Meilisearch, the same searches from {args.clients} clients back to back: "
                       f"{count / min(args.seconds, 30):.0f}/s, p50 {percentile(raw, 0.5):.1f} ms, "
                       f"p95 {percentile(raw, 0.95):.1f} ms")
                 timings: dict[str, list[float]] = defaultdict(list)
                 errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+                async with ctx.engine.connect() as conn:
+                    load_started = await conn.scalar(text("SELECT now()"))
                 until = time.perf_counter() + args.seconds
                 fresh, *_ = await asyncio.gather(
                     freshness(http, ctx, universities[-1], operator, until),
                     *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors,
-                                  args.think, args.mix)
+                                  args.think, args.mix, searches)
                       for n in range(args.clients)))
                 total = sum(len(t) for t in timings.values())
                 print(f"{args.clients} clients x {args.seconds} s, think time {args.think} s: {total} requests "
@@ -235,6 +359,13 @@ async def main(args) -> None:
                     samples = timings[kind]
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
+                print(await worker_batches(ctx, load_started))
+                replicas = await server_metrics(args.port, args.web_concurrency)
+                hits = int(summed(replicas, "market_search_cache_hits_total"))
+                misses = int(summed(replicas, "market_search_cache_misses_total"))
+                print(f"search microcache: {hits / max(1, hits + misses):.0%} hits ({hits} of {hits + misses}; "
+                      f"/metrics of {len(replicas)} of {args.web_concurrency} API processes)")
+                print(server_side(replicas))
                 for name, samples in (("publish → searchable", fresh["searchable"]),
                                       ("publish → leads computed", fresh["leads"])):
                     print(f"{name} under this load: p50 {percentile(samples, 0.5):.0f} ms, "
@@ -259,6 +390,7 @@ if __name__ == "__main__":
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a client waits between requests (0: back to back, the saturation test)")
     parser.add_argument("--import-rows", type=int, default=10_000)
+    parser.add_argument("--raw-draws", type=int, default=500, help="searches the raw Meilisearch ceiling replays")
     parser.add_argument("--port", type=int, default=free_port())
     parser.add_argument("--web-concurrency", type=int, default=2, help="API processes (WEB_CONCURRENCY)")
     parser.add_argument("--log-dir", default="/tmp", help="where the server's and the worker's logs go")

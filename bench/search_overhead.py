@@ -23,8 +23,9 @@ def queries(count: int) -> list[str]:
     return [rng.choice(words) + ("" if rng.random() < 0.5 else rng.choice(words)) for _ in range(count)]
 
 
-async def recorded_requests(client, meili, q: str) -> list[tuple]:
-    """The Meilisearch requests one API search makes."""
+async def recorded_requests(client, meili, q: str, lists: str = "achievements",
+                            params: dict | None = None) -> list[tuple]:
+    """The Meilisearch requests one API search makes (`q`, or the search's whole `params`)."""
     seen = []
     send = meili._send
 
@@ -34,7 +35,7 @@ async def recorded_requests(client, meili, q: str) -> list[tuple]:
 
     meili._send = record
     try:
-        response = await client.get("/v1/search/achievements", params={"q": q})
+        response = await client.get(f"/v1/search/{lists}", params={"q": q} if params is None else params)
         assert response.status_code == 200, response.text
     finally:
         meili._send = send

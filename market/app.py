@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from market import docs, errors, logs, openapi
 from market.api import ROUTERS
 from market.api.deps import reject_unknown_parameters
+from market.bulkhead import Bulkheads, bulkheads
 from market.cors import cors_options
 from market.etags import ETags
 from market.idempotency import IdempotencyKeys
@@ -21,6 +22,7 @@ from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
 from services.context import ServiceContext
 from services.ratelimit import RateLimiter
+from services.search.cache import SearchCache
 from services.search.client import SearchUnavailable
 from services.text import default_thesaurus, extract_terms
 
@@ -129,12 +131,15 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings
+    app.state.bulkheads = bulkheads(settings.match_concurrency)
+    app.state.search_cache = SearchCache(settings.search_cache_seconds, settings.search_cache_entries)
     errors.install(app)
     docs.install(app)
     openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RejectControlCharacters)  # innermost: the body it reads is capped
+    app.add_middleware(Bulkheads)  # a live match waiting for its turn holds nothing (no connection)
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ETags)

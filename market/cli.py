@@ -47,6 +47,13 @@ def migrate(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings.database_url), revision)
 
 
+def server_options(settings: Settings) -> dict:
+    """uvicorn's options for `market serve`."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return {"host": settings.host, "port": settings.port, "log_config": None, "proxy_headers": bool(trusted),
+            "forwarded_allow_ips": trusted or None, "timeout_keep_alive": settings.keep_alive_seconds}
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -55,9 +62,7 @@ def serve(settings: Settings) -> None:
 
     if not port_is_free(settings.port) and settings.host in ("127.0.0.1", "0.0.0.0", "localhost"):
         raise StartupError(f"port {settings.port} is taken: stop what uses it or set PORT")
-    trusted = settings.forwarded_allow_ips.strip()
-    options = {"host": settings.host, "port": settings.port, "log_config": None, "proxy_headers": bool(trusted),
-               "forwarded_allow_ips": trusted or None}
+    options = server_options(settings)
     if settings.web_concurrency > 1:  # each process builds its app from the same environment
         uvicorn.run("market.app:from_environment", factory=True, workers=settings.web_concurrency, **options)
     else:
@@ -89,9 +94,11 @@ def cmd_dev(args) -> None:
 
 
 def cmd_worker(args) -> None:
+    from market.runtime.priority import lower_priority
     from services.worker import run_worker
 
     with running_services() as settings:
+        lower_priority(settings.worker_nice)  # after starting any embedded service: they keep theirs
         asyncio.run(run_worker(settings, once=args.once))
 
 

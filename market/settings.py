@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or "*"); none by default,
     # else any caller could claim any address and slip past the per-address limits.
     forwarded_allow_ips: str = ""
+    # An idle kept-alive connection is closed after this long. Longer than a proxy's idle timeout (60 s for
+    # nginx and most load balancers), so the server never closes a connection a request is already on its way
+    # over; uvicorn's default of 5 s did that under load, while a CPU-starved event loop lagged (reset).
+    keep_alive_seconds: int = Field(75, ge=1)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 
@@ -76,6 +80,8 @@ class Settings(BaseSettings):
     import_sync_max_rows: int = 1000  # a larger file is imported by the worker as a background job
 
     worker_batch_size: int = 100
+    # The worker's CPU niceness (0-19): it yields to the API processes on a shared machine (market/runtime/priority.py).
+    worker_nice: int = Field(10, ge=0, le=19)
     lead_routing_min_score: float = Field(0.6, ge=0, le=1, description="Unowned leads scoring this or more "
                                           "are offered to the best-fitting broker by the worker")
     webhook_timeout_seconds: float = 10.0
@@ -90,6 +96,12 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(1, ge=1, le=64)
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
+    # Live matches (~17 Meilisearch queries each) running at once per API process; the others wait their turn,
+    # so reads and searches never queue behind them (market/bulkhead.py).
+    match_concurrency: int = Field(2, ge=1, le=64)
+    # Public search answers kept per API process (services/search/cache.py): seconds (0: off) and how many.
+    search_cache_seconds: float = Field(3.0, ge=0, le=60)
+    search_cache_entries: int = Field(2000, ge=1)
 
     # Deals: a payment becomes `due` this many days before its date (then `overdue` the day after it).
     obligation_notice_days: int = Field(7, ge=0, le=90)

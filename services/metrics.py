@@ -44,6 +44,15 @@ VECTORS_ENCODED = Counter(
 WEBHOOK_DELIVERY_FAILURES = Counter(
     "market_webhook_delivery_failures_total", "Webhook deliveries that failed (each attempt)", ["reason"],
     registry=REGISTRY)
+BULKHEAD_WAITING = Gauge(
+    "market_bulkhead_waiting_requests", "Expensive requests (live matches) waiting for their turn in this process",
+    ["bulkhead"], registry=REGISTRY)
+SEARCH_CACHE_HITS = Counter(
+    "market_search_cache_hits_total", "Searches answered from this process's microcache (or a search in flight)",
+    ["kind"], registry=REGISTRY)
+SEARCH_CACHE_MISSES = Counter(
+    "market_search_cache_misses_total", "Searches sent to Meilisearch (not in the microcache)", ["kind"],
+    registry=REGISTRY)
 
 _IDS = [(re.compile(r"^/indexes/[^/]+"), "/indexes/{uid}"), (re.compile(r"/documents/[^/]+$"), "/documents/{id}"),
         (re.compile(r"^/tasks/\d+"), "/tasks/{uid}")]

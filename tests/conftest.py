@@ -73,6 +73,7 @@ def settings(tmp_path_factory) -> Settings:
         _env_file=None, environment="test", database_url=database_url, meili_url=meili_url,
         meili_master_key=master_key, meili_index_prefix="t" + secrets.token_hex(4), rate_limit_per_minute=100_000,
         secret_key=secrets.token_urlsafe(32),  # a real secret: tokens forged with the placeholder must fail
+        search_cache_seconds=0,  # tests search right after a write; tests/api/test_search_cache.py turns it on
     )
     migrate(settings)
     yield settings

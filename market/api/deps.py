@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.settings import Settings
 from services.errors import Invalid
 from services.exports import MEDIA
+from services.search.cache import SearchCache
 from services.search.indexes import SearchIndexes
 
 
@@ -34,9 +35,14 @@ async def _search(request: Request) -> SearchIndexes:
     return request.app.state.search
 
 
+async def _search_cache(request: Request) -> SearchCache:
+    return request.app.state.search_cache
+
+
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Search = Annotated[SearchIndexes, Depends(_search)]
+SearchAnswers = Annotated[SearchCache, Depends(_search_cache)]
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from market.api.deps import PAGE_LIMIT, Search, amount_query, page_limit
+from market.api.deps import PAGE_LIMIT, Search, SearchAnswers, amount_query, page_limit
 from market.auth import Anyone
 from schemas.enums import ListKind, Stage, TransferMode
 from schemas.search import SearchPage
@@ -52,14 +52,16 @@ NeedFilters = Annotated[dict, Depends(_need_filters)]
 
 
 @router.get("/achievements", response_model=SearchPage)
-async def search_achievements(principal: Anyone, search: Search, query: SearchQuery):
+async def search_achievements(principal: Anyone, search: Search, answers: SearchAnswers, query: SearchQuery):
     """Search published achievements: relevance-ranked hits with highlights, and facet counts
-    (field, region, stage, TRL, transfer mode). 503 problem+json while search is down."""
-    return await queries.search(search, ListKind.achievements, query)
+    (field, region, stage, TRL, transfer mode). 503 problem+json while search is down. The same
+    search within a few seconds (`SEARCH_CACHE_SECONDS`) gets the same answer."""
+    return await answers.search(search, ListKind.achievements, query)
 
 
 @router.get("/needs", response_model=SearchPage)
-async def search_needs(principal: Anyone, search: Search, query: SearchQuery, needs: NeedFilters):
+async def search_needs(principal: Anyone, search: Search, answers: SearchAnswers, query: SearchQuery,
+                       needs: NeedFilters):
     """Search published needs (confidential firms appear as 某企业), optionally only challenges or only
-    those still open on a day."""
-    return await queries.search(search, ListKind.needs, replace(query, **needs))
+    those still open on a day. The same search within a few seconds gets the same answer."""
+    return await answers.search(search, ListKind.needs, replace(query, **needs))

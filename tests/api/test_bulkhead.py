@@ -1,0 +1,100 @@
+"""Live matches take turns (MATCH_CONCURRENCY per API process) while reads and searches keep flowing."""
+
+import asyncio
+
+import pytest
+
+from market.bulkhead import Bulkhead
+from services.search import client as search_client
+from tests.factories import create_listing
+
+PICKER = dict(title="基于视觉识别的茶叶嫩芽定位与柔性采摘末端执行器", keywords=["嫩芽识别", "采摘机器人"],
+              summary="面向名优茶机械化采摘的嫩芽识别技术。", description="采用深度学习识别茶叶嫩芽，可替代人工采茶。",
+              field="artificial_intelligence.vision", trl=6, stage="pilot", region="cd.wuhou")
+NEED = dict(title="名优茶采摘全靠人工，想找采摘嫩芽的设备", keywords=["采茶", "嫩芽识别"],
+            description="茶园明前茶采摘全靠人工，想找能替代人工采摘嫩芽的设备。",
+            field="modern_agriculture.smart_agriculture", required_trl=5, region="cd.pujiang")
+
+
+@pytest.fixture
+def one_at_a_time(app, monkeypatch) -> Bulkhead:
+    """MATCH_CONCURRENCY=1 for this test."""
+    bulkhead = Bulkhead("matches", 1)
+    monkeypatch.setitem(app.state.bulkheads, "matches", bulkhead)
+    return bulkhead
+
+
+@pytest.fixture
+def meili_calls(monkeypatch) -> list[str]:
+    """The paths of the requests the app sends to Meilisearch during the test (the real one, counted)."""
+    calls: list[str] = []
+    monkeypatch.setattr(search_client, "REQUEST_HOOKS",
+                        [*search_client.REQUEST_HOOKS, lambda method, path, *_: calls.append(path)])
+    return calls
+
+
+async def _need_and_picker(market, sync) -> tuple[dict, dict]:
+    picker = await create_listing(market, "achievements", await market.organisation("university"), **PICKER)
+    need = await create_listing(market, "needs", await market.organisation("enterprise"), **NEED)
+    await sync()
+    return need, picker
+
+
+async def test_reads_and_searches_answer_while_a_match_waits_its_turn(client, market, sync, one_at_a_time):
+    need, picker = await _need_and_picker(market, sync)
+    async with one_at_a_time.turn():  # a live match running: the only slot is taken
+        waiting = asyncio.create_task(client.get(f"/v1/needs/{need['id']}/matches"))
+        read = await client.get(f"/v1/achievements/{picker['id']}")
+        found = await client.get("/v1/search/achievements", params={"q": "嫩芽识别"})
+        assert read.status_code == 200 and found.status_code == 200
+        assert [hit["id"] for hit in found.json()["hits"]] == [picker["id"]]
+        assert one_at_a_time.waiting == 1 and not waiting.done()
+    answer = await waiting  # its turn came when the slot was freed
+    assert answer.status_code == 200
+    assert answer.json()["matches"][0]["id"] == picker["id"]
+    assert one_at_a_time.running == 0 and one_at_a_time.waiting == 0
+
+
+async def test_a_waiting_match_whose_client_hung_up_never_runs(app, market, sync, one_at_a_time, meili_calls):
+    need, _ = await _need_and_picker(market, sync)
+    meili_calls.clear()
+    messages = iter([{"type": "http.request", "body": b"", "more_body": False}, {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": f"/v1/needs/{need['id']}/matches", "raw_path": f"/v1/needs/{need['id']}/matches".encode(),
+             "root_path": "", "query_string": b"", "headers": [(b"host", b"test")],
+             "client": ("127.0.0.1", 50000), "server": ("test", 80)}
+    async with one_at_a_time.turn():
+        await app(scope, receive, send)  # it waits, hears the hang-up, and gives up its place
+        assert one_at_a_time.waiting == 0
+    assert sent == [] and meili_calls == []
+    assert one_at_a_time.running == 0
+
+
+async def test_the_slot_passes_to_the_next_in_line_in_order():
+    bulkhead = Bulkhead("matches", 1)
+    order: list[int] = []
+    hold = asyncio.Event()
+
+    async def match(n: int) -> None:
+        async with bulkhead.turn():
+            order.append(n)
+            if n == 0:
+                await hold.wait()
+
+    first = asyncio.create_task(match(0))
+    await asyncio.sleep(0)  # wait-ok: lets the first take the slot (no clock involved)
+    rest = [asyncio.create_task(match(n)) for n in (1, 2, 3)]
+    await asyncio.sleep(0)  # wait-ok: lets the others queue
+    assert (bulkhead.running, bulkhead.waiting) == (1, 3)
+    rest[1].cancel()  # a waiter that gives up leaves the line without taking a slot
+    hold.set()
+    await asyncio.gather(first, rest[0], rest[2])
+    assert order == [0, 1, 3] and (bulkhead.running, bulkhead.waiting) == (0, 0)
