@@ -69,7 +69,7 @@ class Encoder:
 
 
 @functools.cache
-def encoder(tax: Taxonomy) -> Encoder:
+def encoder_of(tax: Taxonomy) -> Encoder:
     return Encoder(tax)
 
 
@@ -90,7 +90,8 @@ def estimate(encoder: Encoder, weights: Weights, source: Side, source_is_need: b
              + weights.mode * _mode(need[MODES], achievement[MODES])
              + weights.region * _region(need, achievement)
              + weights.freshness * _freshness(others[:, PUBLISHED], now))
-    total = weights.text + weights.semantic + sum(weights.structured)
+    total = (weights.text + weights.semantic + weights.field + weights.maturity + weights.price + weights.mode
+             + weights.region + weights.freshness)
     return np.minimum(1.0, (weights.text * text + weights.semantic * meaning + gate * parts) / (total or 1.0))
 
 

@@ -183,7 +183,7 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
         return []
     tax, now, other = taxonomy(), datetime.now(UTC), counterpart(kind)
     source = side_of_row(row)
-    encoder, prefix = bulk.encoder(tax), kinds.of(other).amount
+    encoder, prefix = bulk.encoder_of(tax), kinds.of(other).amount
     encoded = {} if encoded is None else encoded
     found = list(combined.items())
     rows = np.array([encoded.get(doc_id) or encoded.setdefault(doc_id, encoder.row(

@@ -7,7 +7,6 @@ fit counts fully only once one of the two reaches TEXT_GATE, so a pair that mere
 region and a price band never ranks high.
 """
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +16,6 @@ from services.taxonomy import Taxonomy
 TEXT_GATE = 0.3
 SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.2, 0.6  # USE cosines: unrelated pairs' median 0.15, relevant 0.45
 UNKNOWN = 0.5  # a fact one side did not give: neither a fit nor a misfit
-STRUCTURED = ("field", "maturity", "price", "mode", "region", "freshness")  # the components after text and meaning
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,6 @@ class Weights:
     region: float
     freshness: float
     semantic: float = 0.0
-
-    @functools.cached_property
-    def structured(self) -> tuple[float, ...]:
-        return tuple(getattr(self, name) for name in STRUCTURED)
 
     @classmethod
     def from_settings(cls, settings) -> "Weights":
@@ -145,52 +139,35 @@ class Fit:
     parts: dict[str, tuple[float, str]]  # structured component -> (fit, detail)
 
 
-def structured_fits(tax: Taxonomy, need: Side, achievement: Side, counterpart_published: datetime | None,
-                    now: datetime) -> dict[str, tuple[float, str]]:
-    """Each structured component's (fit, detail), in STRUCTURED order."""
-    return {
+def fit_pair(tax: Taxonomy, text: float, need: Side, achievement: Side, counterpart_published: datetime | None,
+             now: datetime, similarity: float | None = None) -> Fit:
+    text = min(1.0, max(0.0, text))
+    meaning = semantic_fit(similarity)
+    gate = min(1.0, max(text, meaning) / TEXT_GATE)  # the words or the meaning say it is the same problem
+    return Fit(text, meaning, similarity, gate, {
         "field": field_fit(tax, need, achievement),
         "maturity": maturity_fit(need.trl, achievement.trl),
         "price": price_fit(need, achievement),
         "mode": mode_fit(need.modes, achievement.modes),
         "region": region_fit(need.region, achievement.region),
         "freshness": freshness_fit(counterpart_published, now),
-    }
-
-
-def evidence(text: float, similarity: float | None) -> tuple[float, float, float]:
-    """(text fit, semantic fit, gate): the gate is how far the words or the meaning say it is the same
-    problem, and how much of the structured fit counts."""
-    text = min(1.0, max(0.0, text))
-    meaning = semantic_fit(similarity)
-    return text, meaning, min(1.0, max(text, meaning) / TEXT_GATE)
-
-
-def fit_pair(tax: Taxonomy, text: float, need: Side, achievement: Side, counterpart_published: datetime | None,
-             now: datetime, similarity: float | None = None) -> Fit:
-    text, meaning, gate = evidence(text, similarity)
-    return Fit(text, meaning, similarity, gate, structured_fits(tax, need, achievement, counterpart_published, now))
+    })
 
 
 def score_of(weights: Weights, fit: Fit) -> tuple[float, float, float]:
     """(score, text contribution, the other contributions' sum), as `score_pair` computes them but without
-    its components."""
-    return weighted(weights, fit.text, fit.meaning, fit.gate, [value for value, _ in fit.parts.values()])
-
-
-def weighted(weights: Weights, text: float, meaning: float, gate: float, structured: list[float]
-             ) -> tuple[float, float, float]:
-    """`score_of` from the fits alone (`structured`: the values in STRUCTURED order): ranking scores
-    hundreds of candidates and shows K. Summed in the components' order, so the score is the same float."""
-    text_part = round(weights.text * text, 4)
-    total, weight, rest = text_part, weights.text, 0.0
+    its components: ranking scores hundreds of candidates and shows K. Summed in the components' order,
+    so the score is the same float."""
+    text = round(weights.text * fit.text, 4)
+    total, weight, rest = text, weights.text, 0.0
     if weights.semantic:
-        contribution = round(weights.semantic * meaning, 4)
+        contribution = round(weights.semantic * fit.meaning, 4)
         total, weight, rest = total + contribution, weight + weights.semantic, rest + contribution
-    for part, value in zip(weights.structured, structured, strict=True):
-        contribution = round(part * value * gate, 4)
+    for name, (value, _) in fit.parts.items():
+        part = getattr(weights, name)
+        contribution = round(part * value * fit.gate, 4)
         total, weight, rest = total + contribution, weight + part, rest + contribution
-    return round(min(1.0, total / (weight or 1.0)), 4), text_part, rest
+    return round(min(1.0, total / (weight or 1.0)), 4), text, rest
 
 
 def components_of(weights: Weights, fit: Fit) -> list[dict]:
