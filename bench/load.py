@@ -120,6 +120,17 @@ async def start(args, settings, command: str) -> asyncio.subprocess.Process:
                                                 stdout=log, stderr=log)
 
 
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after 15 s: a worker deep in a batch of matches can take minutes to stop, and
+    left running it would load the next run's machine (a killed worker loses nothing: its lease runs out)."""
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 async def publish(http: httpx.AsyncClient, owner: dict, operator: dict, title: str, keyword: str) -> httpx.Response:
     """An achievement created by its university and approved by an operator (the answer of the approval)."""
     response = await http.post("/v1/achievements", headers=owner, params={"submit": "true"}, json={
@@ -154,9 +165,20 @@ async def freshness(http: httpx.AsyncClient, ctx, owner: dict, operator: dict, u
     return samples
 
 
-async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
+async def client_loop(base_url: str, delay: float, rng: random.Random, until: float, ids: dict, universities: list,
                       operator: dict, timings: dict, errors: dict, think: float, mix: list,
                       searches: Searches) -> None:
+    """One client with its own kept-alive connection, as a browser or a university's system has: one
+    shared pool of 100 connections costs the generator more CPU than the server it measures (httpcore
+    walks its pool on every request), on the same two cores. It starts after `delay` seconds (the ramp)."""
+    await asyncio.sleep(delay)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        await client_requests(http, rng, until, ids, universities, operator, timings, errors, think, mix, searches)
+
+
+async def client_requests(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
+                          operator: dict, timings: dict, errors: dict, think: float, mix: list,
+                          searches: Searches) -> None:
     kinds = [k for k, w in mix for _ in range(w)]
     while time.perf_counter() < until:
         if think:  # a person reading the last answer: uniform, `think` seconds on average
@@ -182,7 +204,7 @@ async def client_loop(http: httpx.AsyncClient, rng: random.Random, until: float,
         except httpx.HTTPError as exc:
             errors[kind][type(exc).__name__] += 1
             continue
-        timings[kind].append((time.perf_counter() - started) * 1000)
+        timings[kind].append((started, (time.perf_counter() - started) * 1000))
         if response.status_code >= 400:
             errors[kind][str(response.status_code)] += 1
 
@@ -319,10 +341,8 @@ async def main(args) -> None:
                 ids[name] = [str(i) for i in (await session.scalars(select(table.id).limit(2000))).all()]
         server = await start(args, ctx.settings, "serve")
         worker = await start(args, ctx.settings, "worker")
-        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", limits=limits,
-                                         timeout=30) as http:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", timeout=30) as http:
                 for _ in range(1200):  # up to two minutes for the server to start
                     if server.returncode is not None:
                         raise SystemExit(f"the server exited: see {args.log_dir}/load-serve.log")
@@ -341,24 +361,29 @@ async def main(args) -> None:
                 print(f"raw Meilisearch, the same searches from {args.clients} clients back to back: "
                       f"{count / min(args.seconds, 30):.0f}/s, p50 {percentile(raw, 0.5):.1f} ms, "
                       f"p95 {percentile(raw, 0.95):.1f} ms")
-                timings: dict[str, list[float]] = defaultdict(list)
+                timings: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (started, ms)
                 errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
                 async with ctx.engine.connect() as conn:
                     load_started = await conn.scalar(text("SELECT now()"))
-                until = time.perf_counter() + args.seconds
+                # The clients join one by one over the ramp (a hundred connections opened in the same
+                # instant is a start-up storm, not the load); the figures are the requests started after it.
+                steady = time.perf_counter() + args.ramp
+                until = steady + args.seconds
                 fresh, *_ = await asyncio.gather(
                     freshness(http, ctx, universities[-1], operator, until),
-                    *(client_loop(http, random.Random(n), until, ids, universities[:-1], operator, timings, errors,
-                                  args.think, args.mix, searches)
+                    *(client_loop(str(http.base_url), n * args.ramp / args.clients, random.Random(n), until, ids,
+                                  universities[:-1], operator, timings, errors, args.think, args.mix, searches)
                       for n in range(args.clients)))
-                total = sum(len(t) for t in timings.values())
-                print(f"{args.clients} clients x {args.seconds} s, think time {args.think} s: {total} requests "
-                      f"({total / args.seconds:.0f}/s)")
-                print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} errors")
+                measured = {kind: [ms for started, ms in found if started >= steady] for kind, found in timings.items()}
+                total = sum(len(t) for t in measured.values())
+                print(f"{args.clients} clients (joining over {args.ramp} s) x {args.seconds} s, think time "
+                      f"{args.think} s: {total} requests after the ramp ({total / args.seconds:.0f}/s)")
+                print(f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p95 ms, ramp included':>22} errors")
                 for kind, _ in args.mix:
-                    samples = timings[kind]
+                    samples, whole = measured[kind], [ms for _, ms in timings[kind]]
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
-                          f"{percentile(samples, 0.95):>8.1f} {dict(errors[kind]) or 0}")
+                          f"{percentile(samples, 0.95):>8.1f} {percentile(whole, 0.95):>22.1f} "
+                          f"{dict(errors[kind]) or 0}")
                 print(await worker_batches(ctx, load_started))
                 replicas = await server_metrics(args.port, args.web_concurrency)
                 hits = int(summed(replicas, "market_search_cache_hits_total"))
@@ -376,8 +401,7 @@ async def main(args) -> None:
                       f"max {max(samples):.1f} ms ({len(samples)} probes)")
         finally:
             for process in (server, worker):
-                process.terminate()
-                await process.wait()
+                await stop(process)
 
 
 if __name__ == "__main__":
@@ -386,6 +410,7 @@ if __name__ == "__main__":
     parser.add_argument("--needs", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=100, choices=range(1, 201), metavar="1..200")
     parser.add_argument("--seconds", type=int, default=60, choices=range(1, 301), metavar="1..300")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the clients join")
     parser.add_argument("--mix", type=weights, default=weights(MIX), help=f"request kinds and weights ({MIX})")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a client waits between requests (0: back to back, the saturation test)")

@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
     # Live matches (~17 Meilisearch queries each) running at once per API process; the others wait their turn,
-    # so reads and searches never queue behind them (market/bulkhead.py).
-    match_concurrency: int = Field(2, ge=1, le=64)
+    # so reads and searches never queue behind them (market/bulkhead.py). One: Meilisearch runs as many
+    # searches at once as it has cores, and a match's two concurrent requests take two of them.
+    match_concurrency: int = Field(1, ge=1, le=64)
     # Public search answers kept per API process (services/search/cache.py): seconds (0: off) and how many.
     search_cache_seconds: float = Field(3.0, ge=0, le=60)
     search_cache_entries: int = Field(2000, ge=1)

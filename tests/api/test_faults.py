@@ -111,6 +111,22 @@ async def test_postgres_stopped_and_started_under_traffic(own_postgres):
 
 
 @pytest.mark.commits  # a worker process
+async def test_the_first_request_after_a_quiet_restart_is_served(own_postgres):
+    """PostgreSQL restarted while nobody asked: the connections pooled before it are closed, and the first
+    request after it gets a fresh one, not a 503 (no ping is sent at checkout: services/db.py)."""
+    pg, settings = own_postgres
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            market = Market(client, app.state.ctx)
+            listing = await create_listing(market, "achievements", await market.organisation("university"))
+            await _stop(pg)
+            await _start(pg)
+            for _ in range(3):  # every pooled connection is a closed one by now
+                response = await client.get(f"/v1/achievements/{listing['id']}")
+                assert response.status_code == 200, response.text
+
+
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(client, market, ctx, search, sync):
     """A `market worker` process is SIGKILLed mid-batch: it has claimed the events, synced Meilisearch and
     waits to write the leads (the test holds the listings' lead locks, so the kill lands there whatever
