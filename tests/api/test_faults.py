@@ -110,7 +110,6 @@ async def test_postgres_stopped_and_started_under_traffic(own_postgres):
                 await asyncio.gather(worker, return_exceptions=True)
 
 
-@pytest.mark.commits  # a worker process
 async def test_the_first_request_after_a_quiet_restart_is_served(own_postgres):
     """PostgreSQL restarted while nobody asked: the connections pooled before it are closed, and the first
     request after it gets a fresh one, not a 503 (no ping is sent at checkout: services/db.py)."""
@@ -127,6 +126,7 @@ async def test_the_first_request_after_a_quiet_restart_is_served(own_postgres):
                 assert response.status_code == 200, response.text
 
 
+@pytest.mark.commits  # a worker process
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(client, market, ctx, search, sync):
     """A `market worker` process is SIGKILLed mid-batch: it has claimed the events, synced Meilisearch and
     waits to write the leads (the test holds the listings' lead locks, so the kill lands there whatever
