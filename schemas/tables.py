@@ -181,7 +181,12 @@ class Achievement(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_now_column())
     updated_at: datetime = Field(sa_column=_now_column(index=True))
 
-    __table_args__ = (UniqueConstraint("organisation_id", "external_id", name="uq_achievement_external"),)
+    # Newest first, as the list pages are sorted by default (migration 0013).
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "external_id", name="uq_achievement_external"),
+        Index("ix_achievement_updated_at_newest", text("updated_at DESC NULLS LAST"), text("id DESC")),
+        Index("ix_achievement_published_at_newest", text("published_at DESC NULLS LAST"), text("id DESC")),
+    )
 
 
 class Need(SQLModel, table=True):
@@ -216,7 +221,12 @@ class Need(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_now_column())
     updated_at: datetime = Field(sa_column=_now_column(index=True))
 
-    __table_args__ = (UniqueConstraint("organisation_id", "external_id", name="uq_need_external"),)
+    # Newest first, as the list pages are sorted by default (migration 0013).
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "external_id", name="uq_need_external"),
+        Index("ix_need_updated_at_newest", text("updated_at DESC NULLS LAST"), text("id DESC")),
+        Index("ix_need_published_at_newest", text("published_at DESC NULLS LAST"), text("id DESC")),
+    )
 
 
 class ListingVector(SQLModel, table=True):
