@@ -1,6 +1,7 @@
 """create_app(settings) -> FastAPI: routers, middleware, error handlers and the lifespan."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -83,6 +84,10 @@ async def _load_text(app: FastAPI) -> None:
     except Exception:
         log.exception("loading the segmenter and thesaurus failed; /ready stays unavailable")
         return
+    # The dictionary, thesaurus and taxonomy are ~170,000 objects that live as long as the process: out of
+    # the cyclic collector's reach, a full collection no longer walks them (~120 ms each, a pause of every
+    # request in flight, seen as a 229 ms /health under load).
+    gc.freeze()
     app.state.text_loaded = True
 
 
