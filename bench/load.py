@@ -15,11 +15,13 @@ Run: `python -m bench.load` (100k / 20k listings) or `python -m bench.load --ach
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import random
 import re
+import signal
 import statistics
 import sys
 import time
@@ -117,18 +119,19 @@ async def start(args, settings, command: str) -> asyncio.subprocess.Process:
            "HOST": "127.0.0.1", "PORT": str(args.port), "WEB_CONCURRENCY": str(args.web_concurrency)}
     log = open(f"{args.log_dir}/load-{command}.log", "ab")  # noqa: SIM115, ASYNC230 - owned by the child
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "market.cli", command, env=env,
-                                                stdout=log, stderr=log)
+                                                stdout=log, stderr=log, start_new_session=True)
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL after 15 s: a worker deep in a batch of matches can take minutes to stop, and
-    left running it would load the next run's machine (a killed worker loses nothing: its lease runs out)."""
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), 15)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    """SIGTERM, then SIGKILL after 15 s, to the process and the ones it started (its own session: the API's
+    processes): a worker deep in a batch of matches can take minutes to stop, and left running it would load
+    the next run's machine (a killed worker loses nothing: its lease runs out)."""
+    for kill in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(process.pid, kill)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 15)
+            return
 
 
 async def publish(http: httpx.AsyncClient, owner: dict, operator: dict, title: str, keyword: str) -> httpx.Response:

@@ -1,5 +1,6 @@
 """Engine, session factory and the one place that knows how a URL becomes an async engine."""
 
+import time
 from collections.abc import Callable
 
 import asyncpg
@@ -24,25 +25,37 @@ def plain_url(url: str) -> str:
     return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+IDLE_PING_SECONDS = 60  # a connection idle this long is pinged at checkout: a NAT or firewall may have dropped it
+
+
 def make_engine(url: str, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
     # pool_timeout: a request that cannot get a connection soon answers 503 instead of queueing for 30 s.
     # hide_parameters: a failed statement's error text never carries its values (password and key
     # hashes, contact details), so neither does any log line or traceback made from it.
-    # pool_recycle: a connection an intranet firewall may have dropped silently while idle is replaced.
     engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_timeout=10,
-                                 pool_recycle=1800, hide_parameters=True)
-    event.listen(engine.sync_engine, "checkout", _closed_is_gone)
+                                 hide_parameters=True)
+    event.listen(engine.sync_engine, "checkin", _checked_in)
+    event.listen(engine.sync_engine, "checkout", _still_there)
     return engine
 
 
-def _closed_is_gone(dbapi_connection, record, proxy) -> None:
-    """A pooled connection PostgreSQL closed (a restart, a terminated backend) is replaced at checkout.
-    Instead of `pool_pre_ping`: asyncpg learns of the close as it happens (it reads the socket all along),
-    so no round trip is needed, where the ping cost three (BEGIN, the ping, ROLLBACK) on every checkout,
-    each a wake-up of both processes that waits for a core under load. A connection lost after the check
-    fails its statement; SQLAlchemy then invalidates the whole pool, and that request answers 503."""
+def _checked_in(dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _still_there(dbapi_connection, record, proxy) -> None:
+    """Instead of `pool_pre_ping` on every checkout (three round trips: BEGIN, the ping, ROLLBACK, each a
+    wake-up of both processes that waits for a core under load): a connection PostgreSQL closed (a restart,
+    a terminated backend) is known closed without a round trip, as asyncpg reads the socket all along; only
+    one idle for IDLE_PING_SECONDS is pinged, as a NAT or a firewall may have dropped it silently. Raising
+    DisconnectionError makes the pool replace the connection."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError
+    if time.monotonic() - record.info.get("idle_since", time.monotonic()) > IDLE_PING_SECONDS:
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError from exc
 
 
 # What a connection failure surfaces as, for an exception handler to inspect with is_connection_error.

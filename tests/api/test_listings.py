@@ -343,8 +343,10 @@ async def test_a_browse_page_reads_an_index_in_order_not_a_sort_of_the_whole_lis
 
     seen = []
 
+    table, column = path.rsplit("/", 1)[1].rstrip("s"), sort.lstrip("-")
+
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if " ORDER BY " in statement and " LIMIT " in statement:
+        if f"ORDER BY {table}.{column} DESC" in statement:
             seen.append((statement, parameters))
 
     event.listen(Engine, "before_cursor_execute", capture)
