@@ -51,7 +51,8 @@ def _still_there(dbapi_connection, record, proxy) -> None:
     DisconnectionError makes the pool replace the connection."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError
-    if time.monotonic() - record.info.get("idle_since", time.monotonic()) > IDLE_PING_SECONDS:
+    idle_since = record.info.get("idle_since")  # None: a new connection
+    if idle_since is not None and time.monotonic() - idle_since > IDLE_PING_SECONDS:
         try:
             dbapi_connection.ping()
         except Exception as exc:

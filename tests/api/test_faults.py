@@ -112,7 +112,7 @@ async def test_postgres_stopped_and_started_under_traffic(own_postgres):
 
 async def test_the_first_request_after_a_quiet_restart_is_served(own_postgres):
     """PostgreSQL restarted while nobody asked: the connections pooled before it are closed, and the first
-    request after it gets a fresh one, not a 503 (no ping is sent at checkout: services/db.py)."""
+    request after it gets a fresh one, not a 503 (a closed connection is replaced at checkout: services/db.py)."""
     pg, settings = own_postgres
     app = create_app(settings)
     async with app.router.lifespan_context(app):

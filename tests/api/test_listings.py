@@ -1,6 +1,8 @@
 """The two lists through the API: lifecycle, visibility, confidentiality, filters and pagination."""
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.factories import achievement_body, create_listing, need_body
 
@@ -338,12 +340,7 @@ async def test_a_browse_page_reads_an_index_in_order_not_a_sort_of_the_whole_lis
     """The newest-first page a visitor browses takes its 20 rows from an index in that order: without one,
     PostgreSQL sorts every published row for each page (~70 ms of three processes at 100,000 listings). The
     page's own statement is explained with sorting priced out, so a plan that still sorts has no index."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    seen = []
-
-    table, column = path.rsplit("/", 1)[1].rstrip("s"), sort.lstrip("-")
+    seen, table, column = [], path.rsplit("/", 1)[1].rstrip("s"), sort.lstrip("-")
 
     def capture(conn, cursor, statement, parameters, context, executemany):
         if f"ORDER BY {table}.{column} DESC" in statement:
