@@ -174,42 +174,36 @@ async def client_loop(base_url: str, delay: float, rng: random.Random, until: fl
     """One client with its own kept-alive connection, as a browser or a university's system has: one
     shared pool of 100 connections costs the generator more CPU than the server it measures (httpcore
     walks its pool on every request), on the same two cores. It starts after `delay` seconds (the ramp)."""
+    kinds = [k for k, w in mix for _ in range(w)]
     await asyncio.sleep(delay)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        await client_requests(http, rng, until, ids, universities, operator, timings, errors, think, mix, searches)
-
-
-async def client_requests(http: httpx.AsyncClient, rng: random.Random, until: float, ids: dict, universities: list,
-                          operator: dict, timings: dict, errors: dict, think: float, mix: list,
-                          searches: Searches) -> None:
-    kinds = [k for k, w in mix for _ in range(w)]
-    while time.perf_counter() < until:
-        if think:  # a person reading the last answer: uniform, `think` seconds on average
-            await asyncio.sleep(rng.uniform(0, 2 * think))
-        kind = rng.choice(kinds)
-        lists = rng.choice(["achievements", "needs"])
-        started = time.perf_counter()
-        try:
-            if kind == "search":
-                lists, params = searches.draw(rng)
-                response = await http.get(f"/v1/search/{lists}", params=params)
-            elif kind == "read":
-                if rng.random() < 0.7:
-                    response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}")
+        while time.perf_counter() < until:
+            if think:  # a person reading the last answer: uniform, `think` seconds on average
+                await asyncio.sleep(rng.uniform(0, 2 * think))
+            kind = rng.choice(kinds)
+            lists = rng.choice(["achievements", "needs"])
+            started = time.perf_counter()
+            try:
+                if kind == "search":
+                    lists, params = searches.draw(rng)
+                    response = await http.get(f"/v1/search/{lists}", params=params)
+                elif kind == "read":
+                    if rng.random() < 0.7:
+                        response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}")
+                    else:
+                        response = await http.get(f"/v1/{lists}", params={"limit": 20})
+                elif kind == "match":
+                    response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}/matches")
                 else:
-                    response = await http.get(f"/v1/{lists}", params={"limit": 20})
-            elif kind == "match":
-                response = await http.get(f"/v1/{lists}/{rng.choice(ids[lists])}/matches")
-            else:
-                owner = rng.choice(universities)
-                response = await publish(http, owner, operator, f"{rng.choice(QUERIES)}关键技术{rng.randrange(10**9)}",
-                                         rng.choice(QUERIES))
-        except httpx.HTTPError as exc:
-            errors[kind][type(exc).__name__] += 1
-            continue
-        timings[kind].append((started, (time.perf_counter() - started) * 1000))
-        if response.status_code >= 400:
-            errors[kind][str(response.status_code)] += 1
+                    owner = rng.choice(universities)
+                    title = f"{rng.choice(QUERIES)}关键技术{rng.randrange(10**9)}"
+                    response = await publish(http, owner, operator, title, rng.choice(QUERIES))
+            except httpx.HTTPError as exc:
+                errors[kind][type(exc).__name__] += 1
+                continue
+            timings[kind].append((started, (time.perf_counter() - started) * 1000))
+            if response.status_code >= 400:
+                errors[kind][str(response.status_code)] += 1
 
 
 async def raw_search_ceiling(client, ctx, clients: int, seconds: int, searches: Searches,
