@@ -122,15 +122,18 @@ async def start(args, settings, command: str) -> asyncio.subprocess.Process:
                                                 stdout=log, stderr=log, start_new_session=True)
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
+async def stop(process: asyncio.subprocess.Process, name: str) -> None:
     """SIGTERM, then SIGKILL after 15 s, to the process and the ones it started (its own session: the API's
-    processes): a worker deep in a batch of matches can take minutes to stop, and left running it would load
-    the next run's machine (a killed worker loses nothing: its lease runs out)."""
+    processes), and how long it took: left running, it would load the next run's machine (a killed worker
+    loses nothing: its lease runs out). The worker is stopped in the middle of the import's batches."""
+    sent = time.perf_counter()
     for kill in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
             os.killpg(process.pid, kill)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 15)
+            print(f"{name} stopped {time.perf_counter() - sent:.1f} s after SIGTERM"
+                  + (" (killed)" if kill == signal.SIGKILL else ""))
             return
 
 
@@ -397,8 +400,8 @@ async def main(args) -> None:
                       f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
                       f"max {max(samples):.1f} ms ({len(samples)} probes)")
         finally:
-            for process in (server, worker):
-                await stop(process)
+            for process, name in ((server, "server"), (worker, "worker")):
+                await stop(process, name)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from services.matching.refresh import request_refresh, write
 from services.matching.scoring import Weights
 from services.matching.vectors import STORED, vectors_of
 from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
+from services.offload import off_the_loop
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
 
@@ -116,7 +117,7 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
     rows = [entry[0] for entry in found if entry[0].status == ListingStatus.published]
     vectors = await vectors_of(ctx.sessions, kind, [(entry[0], tuple(entry[1:])) for entry in found
                                                     if entry[0].status == ListingStatus.published]) if pool else {}
-    terms = await asyncio.to_thread(lambda: [terms_of_row(row, learned) for row in rows])
+    terms = await off_the_loop(lambda chunk: [terms_of_row(row, learned) for row in chunk], rows)
     try:
         term_results = await answers.get(term.term for listing_terms in terms for term in listing_terms)
         hits: list = [None] * len(rows)
@@ -127,11 +128,12 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
             response = await search.client.multi_search(
                 [vector_query(search, kind, row, vectors[row.id], pool) for row in chunk])
             hits[start:start + len(chunk)] = [result["hits"] for result in response["results"]]
-        matches = await asyncio.to_thread(lambda: {
-            row.id: fuse(search.owner_key(row.organisation_id), kind, row, listing_terms,
-                         [term_results[t.term] for t in listing_terms], found, pool, weights, settings.match_top_k,
-                         answers.encoded)
-            for row, listing_terms, found in zip(rows, terms, hits, strict=True)})
+        fused = await off_the_loop(lambda chunk: [
+            fuse(search.owner_key(row.organisation_id), kind, row, listing_terms,
+                 [term_results[t.term] for t in listing_terms], found, pool, weights, settings.match_top_k,
+                 answers.encoded)
+            for row, listing_terms, found in chunk], list(zip(rows, terms, hits, strict=True)))
+        matches = {row.id: ranked for row, ranked in zip(rows, fused, strict=True)}
     except SearchError as exc:
         if exc.code != "index_not_found":
             raise

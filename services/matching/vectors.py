@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import ListKind
 from schemas.tables import Achievement, ListingVector, Need
 from services.matching.semantic import MODEL, encode, listing_parts, listing_text
+from services.offload import off_the_loop
 
 # What a reader selects beside a listing row (outer-joined: None when the listing has no vector yet).
 STORED = (ListingVector.model, ListingVector.text_hash, ListingVector.vector)
@@ -76,7 +77,7 @@ async def vectors_of(sessions, kind: ListKind, entries: list[tuple]) -> dict[uui
             stale.append(row)
     out = {listing_id: unpack(blob) for listing_id, blob in found.items()}
     if stale:
-        encoded = await asyncio.to_thread(encode, [listing_text(row) for row in stale])
+        encoded = await off_the_loop(encode, [listing_text(row) for row in stale])
         async with sessions() as session, session.begin():
             await store(session, kind, stale, encoded)
         out.update((row.id, vector) for row, vector in zip(stale, encoded, strict=True))
