@@ -106,9 +106,12 @@ def cmd_worker(args) -> None:
         pass
     # Everything is closed and stopped by now. The interpreter's own teardown would free the segmenter's
     # dictionary, the thesaurus and the cached term answers object by object: seconds at nice 10 on a busy
-    # machine, after a SIGTERM. Leave without it, the logs flushed.
+    # machine, after a SIGTERM. The process ends here, without it, the logs flushed (so `main(["worker"])`
+    # is for a process of its own, as `market worker` is).
+    logging.getLogger("services.worker").info("worker stopped")
     logging.shutdown()
     sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(0)
 
 

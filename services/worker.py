@@ -274,5 +274,4 @@ async def run_worker(settings, once: bool = False, clock: Clock | None = None) -
             if listener is not None and not listener.is_closed():
                 with contextlib.suppress(Exception):
                     await listener.close()
-            log.info("worker stopped")
 

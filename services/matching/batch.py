@@ -26,12 +26,12 @@ from services import kinds
 from services.context import ServiceContext
 from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, terms_of_row, vector_query
 from services.matching.nearest import Documents, Nearest, vector_hits
+from services.matching.offload import off_the_loop
 from services.matching.outcomes import associations
 from services.matching.refresh import request_refresh, write
 from services.matching.scoring import Weights
 from services.matching.vectors import STORED, vectors_of
 from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
-from services.offload import off_the_loop
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
 

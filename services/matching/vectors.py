@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import ListKind
 from schemas.tables import Achievement, ListingVector, Need
+from services.matching.offload import off_the_loop
 from services.matching.semantic import MODEL, encode, listing_parts, listing_text
-from services.offload import off_the_loop
 
 # What a reader selects beside a listing row (outer-joined: None when the listing has no vector yet).
 STORED = (ListingVector.model, ListingVector.text_hash, ListingVector.vector)

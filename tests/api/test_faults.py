@@ -1,7 +1,8 @@
 """Faults against the real processes: PostgreSQL stopped and started under traffic, a worker process
-SIGKILLed mid-batch. The service answers 503 meanwhile and heals without a restart of anything."""
+SIGKILLed or stopped mid-batch. The service answers 503 meanwhile and heals without a restart of anything."""
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -126,18 +127,19 @@ async def test_the_first_request_after_a_quiet_restart_is_served(own_postgres):
                 assert response.status_code == 200, response.text
 
 
+@contextlib.asynccontextmanager
 async def _worker_mid_batch(market, settings, stderr=subprocess.DEVNULL):
     """A `market worker` process that has claimed a batch, synced Meilisearch and waits to write the leads:
-    the test holds the listings' lead locks (on the connection returned), so a signal lands there whatever
-    the machine's speed. Returns (the process, the lock holder, the listings, the need)."""
+    the test holds the listings' lead locks, so a signal lands there whatever the machine's speed. Yields
+    (the process, the listings, the need); the process is killed and the locks released on the way out."""
     uni = await market.organisation("university")
     firm = await market.organisation("enterprise")
     listings = [await create_listing(market, "achievements", uni, external_id=f"K-{n}", title=f"茶叶嫩芽识别装置{n}")
                 for n in range(3)]
     need = await create_listing(market, "needs", firm, title="茶叶嫩芽识别", keywords=["嫩芽识别"])
     holder = await asyncpg.connect(plain_url(settings.database_url))
-    for kind, item in [("needs", need)] + [("achievements", item) for item in listings]:
-        await holder.execute("SELECT pg_advisory_lock(hashtext($1))", f"{kind}:{item['id']}")
+    for kind, listing in [("needs", need)] + [("achievements", listing) for listing in listings]:
+        await holder.execute("SELECT pg_advisory_lock(hashtext($1))", f"{kind}:{listing['id']}")
     env = {**os.environ, "DATABASE_URL": settings.database_url, "MEILI_URL": settings.meili_url,
            "MEILI_MASTER_KEY": settings.meili_master_key, "MEILI_INDEX_PREFIX": settings.meili_index_prefix,
            "ENVIRONMENT": "test", "WORKER_LEASE_SECONDS": "600", "LOG_LEVEL": "INFO"}
@@ -145,10 +147,17 @@ async def _worker_mid_batch(market, settings, stderr=subprocess.DEVNULL):
                                                    stdout=subprocess.DEVNULL, stderr=stderr)
     waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
                "AND datname = current_database()")
-    async with asyncio.timeout(120):  # a guard against a hang, not a measurement
-        while not await holder.fetchval(waiting):  # noqa: ASYNC110 - PostgreSQL has no event for "now waiting"
-            await asyncio.sleep(0.05)  # wait-ok: polls for the worker to reach the lock, asserts nothing on time
-    return process, holder, listings, need
+    try:
+        async with asyncio.timeout(120):  # a guard against a hang, not a measurement
+            while not await holder.fetchval(waiting):  # noqa: ASYNC110 - PostgreSQL has no event for "now waiting"
+                assert process.returncode is None, "the worker exited before reaching the locks"
+                await asyncio.sleep(0.05)  # wait-ok: polls for the worker to reach the lock, asserts nothing on time
+        yield process, listings, need
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await holder.close()  # a killed worker's transaction gets the lock, finds its client gone, rolls back
 
 
 @pytest.mark.commits  # a worker process
@@ -157,16 +166,10 @@ async def test_a_worker_stopped_mid_batch_exits_cleanly_and_says_so(market, ctx,
     cancelled, its connections closed, and it exits 0 with a last log line, without the interpreter's
     teardown of its dictionaries (seconds at nice 10 on a busy machine). Its leases run out and another
     worker takes the events over (the test below)."""
-    process, holder, _, _ = await _worker_mid_batch(market, ctx.settings, stderr=subprocess.PIPE)
-    try:
+    async with _worker_mid_batch(market, ctx.settings, stderr=subprocess.PIPE) as (process, _, _):
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(120):  # a guard against a hang, not a measurement
             _, logged = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await holder.close()
     assert process.returncode == 0
     assert b"worker stopped" in logged
 
@@ -175,15 +178,9 @@ async def test_a_worker_stopped_mid_batch_exits_cleanly_and_says_so(market, ctx,
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(client, market, ctx, search, sync):
     """A `market worker` process is SIGKILLed mid-batch (`_worker_mid_batch`). Its leases run out and
     another worker handles the events, once."""
-    process, holder, listings, need = await _worker_mid_batch(market, ctx.settings)
-    try:
+    async with _worker_mid_batch(market, ctx.settings) as (process, listings, need):
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await holder.close()  # the dead worker's transaction gets the lock, finds its client gone, rolls back
     async with ctx.sessions() as session:
         leased = await session.scalar(select(func.count()).where(
             OutboxEvent.processed_at.is_(None), OutboxEvent.claimed_until.is_not(None)))

@@ -114,32 +114,3 @@ async def test_a_change_is_claimed_before_earlier_refresh_requests(ctx):
     second = await worker.claim(SimpleNamespace(sessions=ctx.sessions, settings=settings))
     assert [e.topic for e in second] == ["need.refresh_requested"]
 
-
-async def test_a_worker_told_to_stop_mid_batch_stops_after_the_listings_in_hand(client, market, ctx, sync,
-                                                                                monkeypatch):
-    """SIGTERM cancels the worker's tasks at once, but the process exits only when the thread scoring its
-    batch returns. The batch's scoring goes to the thread a few listings at a time, so a stop that arrives
-    meanwhile ends the batch after the listings in hand, not after all of them (events not marked
-    processed are claimed again once their lease runs out)."""
-    from services import offload
-    from services.matching import batch
-
-    monkeypatch.setattr(offload, "ITEMS_PER_HOP", 2)
-    uni, firm = await market.organisation("university"), await market.organisation("enterprise")
-    await create_listing(market, "achievements", uni, title="茶叶嫩芽识别与采摘机器人", external_id="S-1")
-    needs = [uuid.UUID((await create_listing(market, "needs", firm, title=f"采茶机器人需求（{n}）"))["id"])
-             for n in range(6)]
-    await sync()
-    loop, scored, stopping = asyncio.get_running_loop(), [], []
-    fuse = batch.fuse
-
-    def scoring_then_stopped(owner, kind, row, *args):
-        scored.append(row.id)
-        loop.call_soon_threadsafe(stopping[0].cancel)  # the stop arrives while these listings are scored
-        return fuse(owner, kind, row, *args)
-
-    monkeypatch.setattr(batch, "fuse", scoring_then_stopped)
-    stopping.append(asyncio.create_task(batch.refresh_listings(ctx, ListKind.needs, needs)))
-    with pytest.raises(asyncio.CancelledError):
-        await stopping[0]
-    assert len(scored) == 2  # the two in hand, not the batch's six
