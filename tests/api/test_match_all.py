@@ -1,15 +1,10 @@
-"""`market match --all` in batches: the same leads as the live match, and never a listing's own side; a batch
-stopped while scoring ends after the listings in hand."""
-
-import asyncio
-import uuid
+"""`market match --all` in batches: the same leads as the live match, and never a listing's own side."""
 
 import pytest
 from sqlalchemy import delete
 
-from schemas.enums import ListKind
 from schemas.tables import Lead
-from services.matching import batch, offload
+from services.matching import batch
 from services.matching.batch import match_all
 from tests.api.test_matching import HEAT_PUMP, UNRELATED, WINTER_NEED
 from tests.factories import create_listing
@@ -107,29 +102,3 @@ async def test_several_processes_store_the_same_leads_as_one(client, market, syn
     finally:
         batch.CHUNK = chunk
     assert {need["id"]: await _need_view(client, broker, need["id"], scores=True) for need in needs} == one
-
-
-async def test_a_batch_stopped_while_scoring_ends_after_the_listings_in_hand(market, ctx, sync, monkeypatch):
-    """SIGTERM cancels the worker's tasks at once, but the process exits only when the thread scoring its
-    batch returns. The batch's scoring goes to the thread a few listings at a time, so a stop that arrives
-    meanwhile ends the batch after the listings in hand, not after all of them (events not marked
-    processed are claimed again once their lease runs out)."""
-    monkeypatch.setattr(offload, "PER_HOP", 2)
-    uni, firm = await market.organisation("university"), await market.organisation("enterprise")
-    await create_listing(market, "achievements", uni, title="茶叶嫩芽识别与采摘机器人", external_id="S-1")
-    needs = [uuid.UUID((await create_listing(market, "needs", firm, title=f"采茶机器人需求（{n}）"))["id"])
-             for n in range(6)]
-    await sync()
-    loop, scored, stopping = asyncio.get_running_loop(), [], []
-    fuse = batch.fuse
-
-    def scoring_then_stopped(owner, kind, row, *args):
-        scored.append(row.id)
-        loop.call_soon_threadsafe(stopping[0].cancel)  # the stop arrives while these listings are scored
-        return fuse(owner, kind, row, *args)
-
-    monkeypatch.setattr(batch, "fuse", scoring_then_stopped)
-    stopping.append(asyncio.create_task(batch.refresh_listings(ctx, ListKind.needs, needs)))
-    with pytest.raises(asyncio.CancelledError):
-        await stopping[0]
-    assert len(scored) == 2  # the two in hand, not the batch's six
