@@ -196,7 +196,7 @@ async def test_an_import_answered_in_the_request_lets_other_requests_run_while_i
     async def another_request() -> None:  # counts its turns on the event loop
         while True:
             turns[0] += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # wait-ok: yields its turn, waits on nothing
 
     def before_flush(session, context, instances) -> None:
         if written := sum(isinstance(row, Achievement) for row in session.new):

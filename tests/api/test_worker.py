@@ -113,4 +113,3 @@ async def test_a_change_is_claimed_before_earlier_refresh_requests(ctx):
     assert [e.topic for e in first] == ["achievement.published"]
     second = await worker.claim(SimpleNamespace(sessions=ctx.sessions, settings=settings))
     assert [e.topic for e in second] == ["need.refresh_requested"]
-
