@@ -385,9 +385,11 @@ async def main(args) -> None:
                     print(f"{kind:<8} {len(samples):>7} {percentile(samples, 0.5):>8.1f} "
                           f"{percentile(samples, 0.95):>8.1f} {percentile(whole, 0.95):>22.1f} "
                           f"{dict(errors[kind]) or 0}")
-                # Little's law per kind: the clients a kind holds on average (its requests' time / the seconds).
-                # Clients sending back to back, the cheap requests' latency is set by the clients not held.
-                held = {kind: sum(found) / 1000 / args.seconds for kind, found in measured.items()}
+                # Little's law per kind: the clients a kind holds on average (its requests' time over the span
+                # from the ramp's end to the last answer). Clients sending back to back, the cheap requests'
+                # latency is set by the clients not held.
+                span = max(started + ms / 1000 for found in timings.values() for started, ms in found) - steady
+                held = {kind: sum(found) / 1000 / span for kind, found in measured.items()}
                 print("clients held on average, per kind: " + ", ".join(f"{kind} {n:.1f}" for kind, n in held.items()))
                 print(await worker_batches(ctx, load_started))
                 replicas = await server_metrics(args.port, args.web_concurrency)
