@@ -137,7 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(reject_unknown_parameters)],
     )
     app.state.settings = settings
-    app.state.bulkheads = bulkheads(settings.match_concurrency)
+    app.state.bulkheads = bulkheads(settings.match_concurrency, settings.match_share)
     app.state.search_cache = SearchCache(settings.search_cache_seconds, settings.search_cache_entries)
     errors.install(app)
     docs.install(app)

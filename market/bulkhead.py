@@ -2,11 +2,18 @@
 run at once in one API process; the others wait their turn, first come first served. On a shared machine a
 closed loop's latency is clients / throughput, so without this the cheap requests (reads, searches) queue
 behind the expensive ones in the event loop and in Meilisearch. A request waiting for its turn holds no
-database connection (the route has not started), and one whose client hangs up meanwhile never runs."""
+database connection (the route has not started), and one whose client hangs up meanwhile never runs.
+
+While others wait, a turn is handed on after a rest in proportion to the turn just taken (`share`): matches
+queued back to back would otherwise keep Meilisearch and the cores busy without a gap, and every read and
+search would wait for a core at each of its steps. A turn with nobody behind it is freed at once, so a
+single caller never waits on a rest."""
 
 import asyncio
 import re
+import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,13 +29,19 @@ class ClientGone(Exception):
 
 
 class Bulkhead:
-    """At most `limit` holders at once; the others wait in arrival order, each handed a freed slot."""
+    """At most `limit` holders at once; the others wait in arrival order, each handed a freed slot. With
+    others waiting, a slot held t seconds passes on t × (1 / share − 1) seconds later (`later` schedules
+    that, `clock` times the turn: both injectable)."""
 
-    def __init__(self, name: str, limit: int):
+    def __init__(self, name: str, limit: int, share: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 later: Callable[[float, Callable[[], None]], object] | None = None):
         self.name = name
         self.limit = limit
-        self.running = 0
+        self.share = share
+        self._clock = clock
+        self._later = later
         self._queue: deque[asyncio.Future] = deque()
+        self.running = 0
 
     @property
     def waiting(self) -> int:
@@ -42,10 +55,15 @@ class Bulkhead:
             self.running += 1
         else:
             await self._wait(disconnected)
+        started = self._clock()
         try:
             yield
         finally:
-            self._release()
+            rest = (self._clock() - started) * (1 / self.share - 1)
+            if rest > 0 and self._queue:
+                (self._later or asyncio.get_running_loop().call_later)(rest, self._release)
+            else:
+                self._release()
 
     async def _wait(self, disconnected: asyncio.Future | None) -> None:
         turn = asyncio.get_running_loop().create_future()
@@ -75,9 +93,9 @@ class Bulkhead:
         self.running -= 1
 
 
-def bulkheads(match_concurrency: int) -> dict[str, Bulkhead]:
+def bulkheads(match_concurrency: int, match_share: float) -> dict[str, Bulkhead]:
     """One per kind in ROUTES, sized from the settings (`app.state.bulkheads`)."""
-    return {"matches": Bulkhead("matches", match_concurrency)}
+    return {"matches": Bulkhead("matches", match_concurrency, match_share)}
 
 
 class Bulkheads:

@@ -97,9 +97,15 @@ class Settings(BaseSettings):
     db_pool_size: int = 20  # pooled PostgreSQL connections per process (API replica or worker)
     db_max_overflow: int = 20  # extra connections opened under a burst, closed when idle
     # Live matches (~17 Meilisearch queries each) running at once per API process; the others wait their turn,
-    # so reads and searches never queue behind them (market/bulkhead.py). One: Meilisearch runs as many
-    # searches at once as it has cores, and a match's two concurrent requests take two of them.
+    # so reads and searches never queue behind them (market/bulkhead.py). One: a match's two concurrent
+    # requests (its term queries one after another, its vector query beside them) keep two cores busy.
     match_concurrency: int = Field(1, ge=1, le=64)
+    # While live matches queue in an API process, they hold their turns at most this share of the time: a
+    # match of t seconds hands its turn on t × (1 / share − 1) later, so reads, searches and Meilisearch keep
+    # the rest: under 100 back-to-back clients search p95 149 → 94-107 ms and publish → searchable 37 → 18 s,
+    # for 13 → 10-11 matches/s (bench/README.md, "Load"). A match with nobody behind it frees its turn at
+    # once. 1: no rest.
+    match_share: float = Field(0.6, gt=0, le=1)
     # Public search answers kept per API process (services/search/cache.py): seconds (0: off) and how many.
     search_cache_seconds: float = Field(3.0, ge=0, le=60)
     search_cache_entries: int = Field(2000, ge=1)

@@ -1,4 +1,5 @@
-"""Live matches take turns (MATCH_CONCURRENCY per API process) while reads and searches keep flowing."""
+"""Live matches take turns (MATCH_CONCURRENCY per API process) while reads and searches keep flowing, and
+queued ones rest between turns (MATCH_SHARE)."""
 
 import asyncio
 
@@ -78,8 +79,9 @@ async def test_a_waiting_match_whose_client_hung_up_never_runs(app, market, sync
     assert one_at_a_time.running == 0
 
 
-async def test_the_slot_passes_to_the_next_in_line_in_order():
-    bulkhead = Bulkhead("matches", 1)
+async def _one_holding(bulkhead: Bulkhead, behind: int) -> tuple[list[int], asyncio.Event, list[asyncio.Task]]:
+    """Match 0 takes the slot and holds it until the event is set; matches 1 to `behind` queue after it.
+    Each notes its number in the order when its turn comes."""
     order: list[int] = []
     hold = asyncio.Event()
 
@@ -89,12 +91,57 @@ async def test_the_slot_passes_to_the_next_in_line_in_order():
             if n == 0:
                 await hold.wait()
 
-    first = asyncio.create_task(match(0))
+    tasks = [asyncio.create_task(match(0))]
     await asyncio.sleep(0)  # wait-ok: lets the first take the slot (no clock involved)
-    rest = [asyncio.create_task(match(n)) for n in (1, 2, 3)]
+    tasks += [asyncio.create_task(match(n)) for n in range(1, behind + 1)]
     await asyncio.sleep(0)  # wait-ok: lets the others queue
+    return order, hold, tasks
+
+
+async def test_the_slot_passes_to_the_next_in_line_in_order():
+    bulkhead = Bulkhead("matches", 1)
+    order, hold, (first, *rest) = await _one_holding(bulkhead, behind=3)
     assert (bulkhead.running, bulkhead.waiting) == (1, 3)
     rest[1].cancel()  # a waiter that gives up leaves the line without taking a slot
     hold.set()
     await asyncio.gather(first, rest[0], rest[2])
     assert order == [0, 1, 3] and (bulkhead.running, bulkhead.waiting) == (0, 0)
+
+
+def _paced(share: float) -> tuple[Bulkhead, list[tuple[float, object]]]:
+    """A bulkhead whose turns each last 3 s on its clock, and whose rests are handed to the test."""
+    now = iter(range(0, 1000, 3))
+    rests: list[tuple[float, object]] = []
+    bulkhead = Bulkhead("matches", 1, share, clock=lambda: next(now),
+                        later=lambda seconds, hand_on: rests.append((seconds, hand_on)))
+    return bulkhead, rests
+
+
+async def test_with_a_match_waiting_a_turn_is_handed_on_after_a_rest_in_proportion():
+    bulkhead, rests = _paced(share=0.6)
+    order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
+    hold.set()
+    await first
+    assert order == [0] and [seconds for seconds, _ in rests] == [pytest.approx(2.0)]  # 3 s × (1 / 0.6 − 1)
+    assert (bulkhead.running, bulkhead.waiting) == (1, 1)  # the slot rests, still taken
+    rests[0][1]()  # the rest is over
+    await second
+    assert order == [0, 1] and len(rests) == 1  # nobody behind the second: its turn was freed at once
+    assert (bulkhead.running, bulkhead.waiting) == (0, 0)
+
+
+async def test_a_single_caller_never_waits_on_a_rest():
+    bulkhead, rests = _paced(share=0.5)
+    for _ in range(3):
+        async with bulkhead.turn():
+            assert bulkhead.running == 1
+        assert bulkhead.running == 0
+    assert rests == []
+
+
+async def test_a_share_of_one_hands_the_turn_on_at_once():
+    bulkhead, rests = _paced(share=1.0)
+    order, hold, tasks = await _one_holding(bulkhead, behind=1)
+    hold.set()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1] and rests == [] and (bulkhead.running, bulkhead.waiting) == (0, 0)

@@ -8,6 +8,7 @@ import opencc
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from schemas.imports import ImportJobRead
 from schemas.tables import Achievement
 from services import imports
 from tests.factories import achievement_body
@@ -164,9 +165,12 @@ async def test_a_large_import_is_a_background_job(client, market, ctx, sync, mon
     job = response.json()
     assert job["status"] == "queued" and job["total"] == 4 and response.headers["location"].endswith(job["id"])
     assert (await client.get(f"/v1/imports/jobs/{job['id']}", headers=other.headers)).status_code == 404
+    queued = (await client.get(f"/v1/imports/jobs/{job['id']}", headers=uni.headers)).json()
+    assert queued["report"] is None and ImportJobRead.model_validate(queued).status == "queued"
 
     await sync()
     done = (await client.get(f"/v1/imports/jobs/{job['id']}", headers=uni.headers)).json()
+    assert ImportJobRead.model_validate(done).report.created == 3  # the report passed on as stored fits the schema
     assert (done["status"], done["processed"]) == ("done", 4)
     assert done["report"]["status"] == "partial" and done["report"]["created"] == 3
     assert done["report"]["errors"][0]["row"] == 4
