@@ -6,8 +6,9 @@ database connection (the route has not started), and one whose client hangs up m
 
 While others wait, a turn is handed on after a rest in proportion to the turn just taken (`share`): matches
 queued back to back would otherwise keep Meilisearch and the cores busy without a gap, and every read and
-search would wait for a core at each of its steps. A turn with nobody behind it is freed at once, so a
-single caller never waits on a rest."""
+search would wait for a core at each of its steps. A turn with nobody behind it is freed at once, and the
+rests end as soon as nobody waits any more, so a single caller never waits on a rest. A rest lasts at most
+MAX_REST: a turn held long by a stalled dependency does not idle the slot as long again."""
 
 import asyncio
 import re
@@ -18,8 +19,9 @@ from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.metrics import BULKHEAD_WAITING
+from services.metrics import BULKHEAD_RESTING, BULKHEAD_WAITING
 
+MAX_REST = 1.0  # seconds
 # Which requests go through which bulkhead (by method and path; the routes are matched later).
 ROUTES = {"matches": re.compile(r"^/v1/(needs|achievements)/[^/]+/matches/?$")}
 
@@ -30,17 +32,20 @@ class ClientGone(Exception):
 
 class Bulkhead:
     """At most `limit` holders at once; the others wait in arrival order, each handed a freed slot. With
-    others waiting, a slot held t seconds passes on t × (1 / share − 1) seconds later (`later` schedules
-    that, `clock` times the turn: both injectable)."""
+    others waiting, a slot held t seconds passes on min(t × (1 / share − 1), MAX_REST) seconds later (`later`
+    schedules that as `loop.call_later` does, `clock` times the turn: both injectable)."""
 
     def __init__(self, name: str, limit: int, share: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 later: Callable[[float, Callable[[], None]], object] | None = None):
+                 later: Callable[..., object] | None = None):
+        if not 0 < share <= 1:
+            raise ValueError("share is in (0, 1]")
         self.name = name
         self.limit = limit
         self.share = share
         self._clock = clock
         self._later = later
         self._queue: deque[asyncio.Future] = deque()
+        self._resting: list[object] = []  # one token per slot at rest (it still counts in `running`)
         self.running = 0
 
     @property
@@ -58,12 +63,31 @@ class Bulkhead:
         started = self._clock()
         try:
             yield
-        finally:
-            rest = (self._clock() - started) * (1 / self.share - 1)
-            if rest > 0 and self._queue:
-                (self._later or asyncio.get_running_loop().call_later)(rest, self._release)
-            else:
-                self._release()
+        except BaseException:
+            self._release()  # a turn that failed or was cancelled rests nobody
+            raise
+        rest = min((self._clock() - started) * (1 / self.share - 1), MAX_REST)
+        if rest > 0 and self._queue:
+            self._rest(rest)
+        else:
+            self._release()
+
+    def _rest(self, seconds: float) -> None:
+        token = object()
+        self._resting.append(token)
+        BULKHEAD_RESTING.labels(self.name).inc()
+        (self._later or asyncio.get_running_loop().call_later)(seconds, self._rest_over, token)
+
+    def _rest_over(self, token: object) -> None:
+        if token in self._resting:  # else it was ended early (`_end_rests`)
+            self._resting.remove(token)
+            BULKHEAD_RESTING.labels(self.name).dec()
+            self._release()
+
+    def _end_rests(self) -> None:
+        """Nobody waits any more: the resting slots are freed now, for whoever comes next."""
+        while self._resting:
+            self._rest_over(self._resting[0])
 
     async def _wait(self, disconnected: asyncio.Future | None) -> None:
         turn = asyncio.get_running_loop().create_future()
@@ -80,6 +104,8 @@ class Bulkhead:
             else:
                 turn.cancel()
                 self._queue.remove(turn)
+                if not self._queue:
+                    self._end_rests()
             raise
         finally:
             BULKHEAD_WAITING.labels(self.name).dec()

@@ -47,6 +47,9 @@ WEBHOOK_DELIVERY_FAILURES = Counter(
 BULKHEAD_WAITING = Gauge(
     "market_bulkhead_waiting_requests", "Expensive requests (live matches) waiting for their turn in this process",
     ["bulkhead"], registry=REGISTRY)
+BULKHEAD_RESTING = Gauge(
+    "market_bulkhead_resting_slots", "Slots resting between two expensive requests while others wait (MATCH_SHARE)",
+    ["bulkhead"], registry=REGISTRY)
 SEARCH_CACHE_HITS = Counter(
     "market_search_cache_hits_total", "Searches answered from this process's microcache (or a search in flight)",
     ["kind"], registry=REGISTRY)

@@ -56,6 +56,7 @@ async def import_jobs_get(job_id: uuid.UUID, principal: Authenticated, session: 
     """A background import: `queued`, `running` (with `processed` of `total` rows), `done` (with the
     report) or `failed` (with the reason). The organisation's users and keys, and operators."""
     job, report = await imports.get_job(session, principal, job_id)
-    # The report as the worker wrote it, not validated again (see imports.get_job): spliced into the job's JSON.
+    # The report as stored, not validated again (see imports.get_job), spliced into the job's JSON: PostgreSQL's
+    # JSON text, the same fields with its own key order and spacing.
     return Response(f'{job.model_dump_json(exclude={"report"})[:-1]},"report":{report or "null"}}}',
                     media_type="application/json")

@@ -2,10 +2,12 @@
 queued ones rest between turns (MATCH_SHARE)."""
 
 import asyncio
+import itertools
+from collections.abc import Callable
 
 import pytest
 
-from market.bulkhead import Bulkhead
+from market.bulkhead import MAX_REST, Bulkhead
 from services.search import client as search_client
 from tests.factories import create_listing
 
@@ -108,12 +110,13 @@ async def test_the_slot_passes_to_the_next_in_line_in_order():
     assert order == [0, 1, 3] and (bulkhead.running, bulkhead.waiting) == (0, 0)
 
 
-def _paced(share: float) -> tuple[Bulkhead, list[tuple[float, object]]]:
-    """A bulkhead whose turns each last 3 s on its clock, and whose rests are handed to the test."""
-    now = iter(range(0, 1000, 3))
-    rests: list[tuple[float, object]] = []
+def _paced(share: float, turn_seconds: float = 0.3) -> tuple[Bulkhead, list[tuple[float, Callable[[], None]]]]:
+    """A bulkhead whose turns each last `turn_seconds` on its clock, and whose rests are handed to the test
+    (each: how long, and the call that ends it)."""
+    now = (n * turn_seconds for n in itertools.count())
+    rests: list[tuple[float, Callable[[], None]]] = []
     bulkhead = Bulkhead("matches", 1, share, clock=lambda: next(now),
-                        later=lambda seconds, hand_on: rests.append((seconds, hand_on)))
+                        later=lambda seconds, callback, *args: rests.append((seconds, lambda: callback(*args))))
     return bulkhead, rests
 
 
@@ -122,7 +125,7 @@ async def test_with_a_match_waiting_a_turn_is_handed_on_after_a_rest_in_proporti
     order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
     hold.set()
     await first
-    assert order == [0] and [seconds for seconds, _ in rests] == [pytest.approx(2.0)]  # 3 s × (1 / 0.6 − 1)
+    assert order == [0] and [seconds for seconds, _ in rests] == [pytest.approx(0.2)]  # 0.3 s × (1 / 0.6 − 1)
     assert (bulkhead.running, bulkhead.waiting) == (1, 1)  # the slot rests, still taken
     rests[0][1]()  # the rest is over
     await second
@@ -145,3 +148,53 @@ async def test_a_share_of_one_hands_the_turn_on_at_once():
     hold.set()
     await asyncio.gather(*tasks)
     assert order == [0, 1] and rests == [] and (bulkhead.running, bulkhead.waiting) == (0, 0)
+
+
+async def test_a_rest_ends_when_nobody_waits_any_more():
+    bulkhead, rests = _paced(share=0.5)
+    order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
+    hold.set()
+    await first
+    assert len(rests) == 1 and (bulkhead.running, bulkhead.waiting) == (1, 1)  # resting for the second
+    second.cancel()  # the second gives up during the rest
+    await asyncio.gather(second, return_exceptions=True)
+    assert (bulkhead.running, bulkhead.waiting) == (0, 0)  # a newcomer would not wait on a rest for nobody
+    async with bulkhead.turn():
+        assert bulkhead.running == 1
+    rests[0][1]()  # the rest's timer fires later: nothing to hand on
+    assert (bulkhead.running, bulkhead.waiting) == (0, 0)
+
+
+async def test_a_long_turn_rests_at_most_max_rest_and_a_failed_one_not_at_all():
+    bulkhead, rests = _paced(share=0.5, turn_seconds=30)
+    order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
+    hold.set()
+    await first
+    assert [seconds for seconds, _ in rests] == [MAX_REST]  # not 30 s
+    rests[0][1]()
+    await second
+
+    order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
+    first.cancel()  # the turn ends with an exception (a client gone, a cancelled task)
+    async with asyncio.timeout(30):  # a guard against a slot never freed, not a measurement
+        await asyncio.gather(first, second, return_exceptions=True)
+    assert order == [0, 1] and len(rests) == 1  # the second got its turn without a rest
+
+
+async def test_a_rest_is_scheduled_on_the_event_loop():
+    """The real scheduler: the waiter gets its turn when the loop's timer fires (its turn is awaited, not
+    timed)."""
+    now = iter([0.0, 0.01])
+    bulkhead = Bulkhead("matches", 1, share=0.5, clock=lambda: next(now, 0.01))
+    order, hold, (first, second) = await _one_holding(bulkhead, behind=1)
+    hold.set()
+    await first
+    assert (bulkhead.running, bulkhead.waiting) == (1, 1)
+    async with asyncio.timeout(30):  # a guard against a hang, not a measurement
+        await second
+    assert order == [0, 1] and (bulkhead.running, bulkhead.waiting) == (0, 0)
+
+
+def test_a_share_must_leave_the_matches_some_time():
+    with pytest.raises(ValueError):
+        Bulkhead("matches", 1, share=0)

@@ -8,7 +8,7 @@ import opencc
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from schemas.imports import ImportJobRead
+from schemas.imports import ImportJobRead, ImportReport
 from schemas.tables import Achievement
 from services import imports
 from tests.factories import achievement_body
@@ -171,6 +171,7 @@ async def test_a_large_import_is_a_background_job(client, market, ctx, sync, mon
     await sync()
     done = (await client.get(f"/v1/imports/jobs/{job['id']}", headers=uni.headers)).json()
     assert ImportJobRead.model_validate(done).report.created == 3  # the report passed on as stored fits the schema
+    assert set(done["report"]) == set(ImportReport.model_fields)  # and holds nothing else
     assert (done["status"], done["processed"]) == ("done", 4)
     assert done["report"]["status"] == "partial" and done["report"]["created"] == 3
     assert done["report"]["errors"][0]["row"] == 4
