@@ -101,10 +101,10 @@ class Settings(BaseSettings):
     # requests (its term queries one after another, its vector query beside them) keep two cores busy.
     match_concurrency: int = Field(1, ge=1, le=64)
     # While live matches queue in an API process, they hold their turns at most this share of the time: a
-    # match of t seconds hands its turn on t × (1 / share − 1) later, so reads, searches and Meilisearch keep
-    # the rest: under 100 back-to-back clients search p95 149 → 94-107 ms and publish → searchable 37 → 18 s,
-    # for 13 → 10-11 matches/s (bench/README.md, "Load"). A match with nobody behind it frees its turn at
-    # once. 1: no rest.
+    # match of t seconds hands its turn on t × (1 / share − 1) later (at most 1 s), so reads, searches and the
+    # worker keep the rest. Under 100 back-to-back clients: search p95 149 → 88-107 ms, publish → searchable
+    # 37 → 18-22 s, for 13 → 10-12 matches/s (bench/README.md, "Load"). A match with nobody behind it frees
+    # its turn at once. 1: no rest.
     match_share: float = Field(0.6, gt=0, le=1)
     # Public search answers kept per API process (services/search/cache.py): seconds (0: off) and how many.
     search_cache_seconds: float = Field(3.0, ge=0, le=60)
