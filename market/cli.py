@@ -96,6 +96,7 @@ def cmd_dev(args) -> None:
 
 def cmd_worker(args) -> None:
     from market.runtime.priority import lower_priority
+    from services.worker import log as worker_log
     from services.worker import run_worker
 
     try:
@@ -108,7 +109,7 @@ def cmd_worker(args) -> None:
     # dictionary, the thesaurus and the cached term answers object by object: seconds at nice 10 on a busy
     # machine, after a SIGTERM. The process ends here, without it, the logs flushed (so `main(["worker"])`
     # is for a process of its own, as `market worker` is).
-    logging.getLogger("services.worker").info("worker stopped")
+    worker_log.info("worker stopped")
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
