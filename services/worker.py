@@ -18,6 +18,7 @@ How a batch goes, so that several workers scale out instead of waiting on each o
    connection back, then calls Meilisearch (no pooled connection waits on it).
 3. mark: one short transaction marks the handled events processed, and the failed ones for a retry
    after a backoff (short for Meilisearch being down, so the index catches up within seconds of its return).
+A worker told to stop mid-batch hands its claimed events back (`_hand_back`); one that dies leaves its lease.
 """
 
 import asyncio
@@ -47,6 +48,7 @@ from services.search.sync import OUTBOX_KINDS, index_listings
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 SEARCH_DOWN_BACKOFF = timedelta(seconds=5)  # cap while Meilisearch is unreachable: catch up soon after it returns
+HAND_BACK_SECONDS = 5  # a stopping worker's wait to give its claimed events back (`_hand_back`)
 CLAIM_LOCK = 0x6F7574626F78  # advisory lock key ("outbox"): claims are taken one worker at a time
 
 Handler = Callable[..., Awaitable[None]]
@@ -182,6 +184,19 @@ async def _mark(ctx, events: list[OutboxEvent], failed: dict[int, BaseException]
         await session.execute(text("SELECT pg_notify('outbox_drained', :count)"), {"count": str(len(events))})
 
 
+async def _hand_back(ctx, events: list[OutboxEvent]) -> None:
+    """A worker told to stop mid-batch gives its unfinished events back to the queue, so that the next worker
+    takes them at once rather than when the lease runs out (a deploy restarts every worker). Best effort, and
+    brief: a worker that cannot reach the database leaves its leases to run out."""
+    try:
+        async with asyncio.timeout(HAND_BACK_SECONDS), ctx.sessions() as session, session.begin():
+            await session.execute(update(OutboxEvent).where(
+                OutboxEvent.id.in_([e.id for e in events]), OutboxEvent.processed_at.is_(None))
+                .values(claimed_until=None))
+    except Exception as exc:
+        log.warning("could not hand %s claimed events back; their lease will run out: %s", len(events), exc)
+
+
 async def drain_batch(ctx, include_delayed: bool = False, clock: Clock | None = None,
                       skip: set[int] | None = None) -> int:
     """Claim, handle and mark one batch; returns how many events were claimed. The ids that failed are
@@ -189,7 +204,11 @@ async def drain_batch(ctx, include_delayed: bool = False, clock: Clock | None = 
     events = await claim(ctx, clock, include_delayed, skip or frozenset())
     if not events:
         return 0
-    failed = await _handle(ctx, events)
+    try:
+        failed = await _handle(ctx, events)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        await _hand_back(ctx, events)
+        raise
     await _mark(ctx, events, failed, clock)
     if skip is not None:
         skip.update(failed)

@@ -163,15 +163,22 @@ async def _worker_mid_batch(market, settings, stderr=subprocess.DEVNULL):
 @pytest.mark.commits  # a worker process
 async def test_a_worker_stopped_mid_batch_exits_cleanly_and_says_so(market, ctx, search):
     """SIGTERM (how compose and Kubernetes stop a container) to a worker mid-batch: its tasks are
-    cancelled, its connections closed, and it exits 0 with a last log line, without the interpreter's
-    teardown of its dictionaries (seconds at nice 10 on a busy machine). Its leases run out and another
-    worker takes the events over (the test below)."""
+    cancelled, its claimed events handed back, its connections closed, and it exits 0 with a last log line,
+    without the interpreter's teardown of its dictionaries (seconds at nice 10 on a busy machine). A worker
+    killed instead leaves leases that run out (the test below)."""
     async with _worker_mid_batch(market, ctx.settings, stderr=subprocess.PIPE) as (process, _, _):
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(120):  # a guard against a hang, not a measurement
             _, logged = await process.communicate()
     assert process.returncode == 0
     assert b"worker stopped" in logged
+    # Its batch went back to the queue as it stopped: the next worker takes it now, not when the lease
+    # (WORKER_LEASE_SECONDS, 600 here) runs out, as after a deploy's restart.
+    async with ctx.sessions() as session:
+        leased = await session.scalar(select(func.count()).where(
+            OutboxEvent.processed_at.is_(None), OutboxEvent.claimed_until.is_not(None)))
+        pending = await session.scalar(select(func.count()).where(OutboxEvent.processed_at.is_(None)))
+    assert pending > 0 and leased == 0
 
 
 @pytest.mark.commits  # a worker process
