@@ -74,7 +74,7 @@ def readable(spec: "ListingSpec", principal: Principal) -> Select:
     if principal.is_operator:
         return stmt
     published = table.status == ListingStatus.published
-    if principal.organisation_id:
+    if principal.organisation_id is not None:
         return stmt.where(or_(published, table.organisation_id == principal.organisation_id))
     return stmt.where(published)
 

@@ -8,6 +8,7 @@ saturating towards 1.
 """
 
 import asyncio
+import functools
 import heapq
 import math
 import uuid
@@ -17,7 +18,7 @@ from decimal import Decimal
 from operator import itemgetter
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
 from schemas.enums import ListKind
 from schemas.matching import MatchPage, MatchRead
@@ -30,6 +31,7 @@ from services.matching.scoring import Side, Weights, components_of, fit_pair, sc
 from services.matching.semantic import EMBEDDER
 from services.matching.terms import QueryTerm, listing_terms
 from services.matching.vectors import STORED, own_vector, vector_for
+from services.principal import Principal
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
@@ -45,6 +47,7 @@ LOCAL_RELEVANCE = {"title": 1.0, "keywords": 1.0, "problem": 0.9, "body": 0.8}
 RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes", "price_negotiable", "price_min",
             "price_max", "budget_negotiable", "budget_min", "budget_max", "region", "organisation_name",
             "published_at", "problem_n", "owner_org"]
+SUMMARY_CHARACTERS = 160  # of a match's summary, cut by PostgreSQL: a summary may be long
 Matched = list[tuple[QueryTerm, float]]  # the terms a document matched, each with its relevance
 
 
@@ -297,34 +300,51 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
+@functools.cache
+def _listing(kind: ListKind, operator: bool, member: bool):
+    """One round trip: the listing if the reader may see it (`listings.readable`, for an operator, a member
+    of an organisation or anyone else), its stored vector and which learning the cached associations must
+    be (`listing_id`, `organisation_id`). Built once a list and kind of reader, as `_summaries` is."""
+    from services import listings
+
+    spec = listings.SPECS[kind]
+    reader = Principal(kind="system") if operator else Principal(
+        kind="user", organisation_id=bindparam("organisation_id") if member else None)
+    return (listings.readable(spec, reader).where(spec.table.id == bindparam("listing_id"))
+            .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id).add_columns(*STORED, LEARNED_VERSION))
+
+
+@functools.cache
+def _summaries(kind: ListKind):
+    """Summaries for display from PostgreSQL (the term queries keep their answers small), and the dismissed
+    pairs' reasons, in one statement over the top K (`listing_id`, `ids`). Built once a list: building and
+    keying the statement cost as much as running it."""
+    about = kinds.of(kind).other()
+    other = about.table
+    return select(other.id, func.left(getattr(other, about.summary), SUMMARY_CHARACTERS),
+                  dismissal_reason(kind, bindparam("listing_id"), other.id)
+                  ).where(other.id.in_(bindparam("ids", expanding=True)))
+
+
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
                        limit: int | None = None) -> MatchPage:
     """Matches of a listing the caller may read (an owner previews a draft's matches before publishing):
     the best `limit` (default: the configured K)."""
-    from services import listings
-
-    spec = listings.SPECS[kind]
-    # One round trip: the listing, its stored vector and which learning the cached associations must be.
-    row = (await session.execute(listings.readable(spec, principal).where(spec.table.id == listing_id)
-                                 .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id)
-                                 .add_columns(*STORED, LEARNED_VERSION))).first()
+    row = (await session.execute(_listing(kind, principal.is_operator, principal.organisation_id is not None),
+                                 {"listing_id": listing_id, "organisation_id": principal.organisation_id})).first()
     if row is None:
-        raise NotFound(f"{spec.noun} {listing_id} not found", code=f"{spec.noun}.not_found")
+        noun = kinds.of(kind).noun
+        raise NotFound(f"{noun} {listing_id} not found", code=f"{noun}.not_found")
     listing, stored, version = row[0], tuple(row[2:5]), row[5]
     learned = await associations(session, version)
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
     vector = await vector_for(listing, stored)
     matches = await match_listing(search, settings, kind, listing, limit or settings.match_top_k, learned, vector)
-    # Summaries for display from PostgreSQL (the term queries keep their answers small), and the
-    # dismissed pairs' reasons, in one statement over the top K.
-    about = kinds.of(kind).other()
-    other = about.table
     found = {id_: (summary, reason) for id_, summary, reason in (await session.execute(
-        select(other.id, getattr(other, about.summary),
-               dismissal_reason(kind, listing_id, other.id)).where(other.id.in_([m.id for m in matches])))).all()}
+        _summaries(kind), {"listing_id": listing_id, "ids": [m.id for m in matches]})).all()}
     matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
     return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
-        MatchRead(id=m.id, title=m.document["title"], summary=(found.get(m.id, ("",))[0] or "")[:160],
+        MatchRead(id=m.id, title=m.document["title"], summary=found.get(m.id, ("",))[0] or "",
                   organisation_name=m.document["organisation_name"], field=m.document["field"],
                   region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
         for m in matches])

@@ -1,5 +1,6 @@
 """Liveness, readiness and the one error format."""
 
+from market.app import YOUNG_OBJECTS
 from tests.factories import create_listing
 
 
@@ -79,6 +80,8 @@ async def test_what_is_loaded_at_start_is_out_of_the_collectors_reach(app):
     thesaurus = default_thesaurus()
     assert app.state.text_loaded and gc.is_tracked(thesaurus)
     assert not any(found is thesaurus for found in gc.get_objects())  # the collector lists no frozen object
+    # A young collection every 700 new objects ran twice a live match: a request's objects mostly die with it.
+    assert gc.get_threshold()[0] == YOUNG_OBJECTS > 700
 
 
 async def test_every_response_carries_a_request_id(client):

@@ -297,3 +297,22 @@ async def test_a_symptom_only_need_finds_a_technique_that_shares_no_term_with_it
     components = {c["name"]: c for c in reasons["components"]}
     assert reasons["matched_terms"] == [] and components["text"]["fit"] == 0
     assert components["semantic"]["fit"] > 0 and "cosine" in components["semantic"]["detail"]
+
+
+async def test_a_drafts_matches_are_previewed_by_its_owner_and_operators_only(client, market, sync):
+    """Each kind of reader meets the visibility rule of `listings.readable` (the statement is built once
+    per kind of reader, the reader's organisation bound at run time)."""
+    uni = await market.organisation("university")
+    firm, other = await market.organisation("enterprise"), await market.organisation("enterprise")
+    picker = await create_listing(market, "achievements", uni, **TEA_PICKER)
+    draft = await create_listing(market, "needs", firm, publish=False, **TEA_NEED)
+    await sync()
+    path = f"/v1/needs/{draft['id']}/matches"
+    for caller in (firm, await market.operator()):
+        response = await client.get(path, headers=caller.headers)
+        assert response.status_code == 200, response.text
+        assert [m["id"] for m in response.json()["matches"]][:1] == [picker["id"]]
+    for headers in (other.headers, (await market.broker()).headers, {}):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 404 and response.json()["code"] == "need.not_found"
+    assert (await client.get(f"/v1/achievements/{picker['id']}/matches", headers=other.headers)).status_code == 200
