@@ -1,4 +1,4 @@
-"""Where a live match's time goes (issue #18): each PostgreSQL read, term extraction, the Meilisearch
+"""Where a live match's time goes (issue #18): each PostgreSQL read, the terms, the Meilisearch
 work split into the term queries alone, the vector query alone and both (raw httpx, as sent), and our
 Python after the answer (combine, rank with score_pair / _match counted apart), per list, median / p95.
 
@@ -19,13 +19,14 @@ from sqlalchemy import select
 from bench.match_speed import dataset, percentiles, raw_client
 from bench.stack import bench_stack
 from schemas.enums import ListKind
+from schemas.tables import ListingVector
 from services import kinds
 from services.listings import SPECS
 from services.listings.rules import readable
 from services.matching import engine
 from services.matching.outcomes import apply_dismissals, associations
 from services.matching.scoring import Weights
-from services.matching.vectors import own_vector
+from services.matching.vectors import STORED, terms_for, vector_for
 from services.principal import ANONYMOUS
 
 
@@ -70,10 +71,12 @@ async def breakdown(client, ctx, kind: ListKind, samples: int, clock: Clock) -> 
                     row = (await session.execute(readable(spec, ANONYMOUS).where(table.id == listing_id))).first()[0]
                 with clock.step("pg: associations (cached)"):
                     learned = await associations(session)
-                with clock.step("pg: own vector"):
-                    vector = await own_vector(session, row)
-            with clock.step("py: terms (segmentation)"):
-                terms = engine.terms_of_row(row, learned)
+                with clock.step("pg: own vector and terms"):
+                    stored = (await session.execute(select(*STORED).where(ListingVector.listing_id == listing_id))
+                              ).first()
+            vector = await vector_for(row, stored)
+            with clock.step("py: terms (the stored own terms, expanded)"):
+                terms = await terms_for(row, stored, learned)
             term_queries = [engine.term_query(ctx.search, engine.counterpart(kind), t.term) for t in terms]
             vector_q = engine.vector_query(ctx.search, kind, row, vector, pool)
             bodies = [json.dumps({"queries": queries}, ensure_ascii=False, separators=(",", ":")).encode()

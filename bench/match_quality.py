@@ -153,6 +153,7 @@ async def sweep(ctx, sets: dict[str, list[dict]], need_ids: dict, external: dict
     from schemas.enums import ListKind
     from schemas.tables import Need
     from services.matching.engine import match_listing, similarities_of
+    from services.matching.terms import terms_of_row
     from services.matching.vectors import own_vector
 
     judged = [(name, need) for name, rows in sets.items() for need in rows if need.get("relevant")]
@@ -165,7 +166,8 @@ async def sweep(ctx, sets: dict[str, list[dict]], need_ids: dict, external: dict
         out = []
         for name, need in judged:
             listing_id = need_ids[need["external_id"]]
-            matches = await match_listing(ctx.search, settings, ListKind.needs, rows[listing_id], K,
+            row = rows[listing_id]
+            matches = await match_listing(ctx.search, settings, ListKind.needs, row, terms_of_row(row), K,
                                           vector=vectors[listing_id])
             out.append((name, need["relevant"], [(external[str(m.id)], m.score) for m in matches]))
         runs[(weight, pool)] = out

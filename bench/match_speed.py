@@ -38,10 +38,11 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.tables import Achievement, ListingVector, Need, Organisation
 from services import kinds
 from services.matching.batch import match_all
-from services.matching.engine import counterpart, term_query, terms_of_row, vector_query
+from services.matching.engine import counterpart, term_query, vector_query
 from services.matching.outcomes import associations
 from services.matching.semantic import MODEL, encode, listing_text
-from services.matching.vectors import own_vector, pack, text_hash
+from services.matching.terms import terms_of_row
+from services.matching.vectors import STORED, own_vector, pack, text_hash, vectors_and_terms
 from services.search.indexes import SETTINGS
 from services.search.sync import REBUILD_BATCH, documents_of, listing_rows, rebuild
 from services.taxonomy import SEED, taxonomy
@@ -284,7 +285,12 @@ async def live(client, ctx, samples: int) -> dict[str, tuple]:
     async with raw_client(ctx) as http:
         for kind, table in kinds.TABLES.items():
             async with ctx.sessions() as session:
-                rows = list((await session.scalars(select(table).order_by(table.id).limit(samples))).all())
+                found = (await session.execute(select(table, *STORED).outerjoin(
+                    ListingVector, ListingVector.listing_id == table.id).order_by(table.id).limit(samples))).all()
+            # What the worker keeps for every published listing, brought up to date if the golden copy is older
+            # than the code that derives it (a live match would otherwise pick its terms itself).
+            await vectors_and_terms(ctx.sessions, kind, [(entry[0], tuple(entry[1:])) for entry in found])
+            rows = [entry[0] for entry in found]
             bodies = [await multi_search_bodies(ctx, kind, row, learned) for row in rows]
             for row, body in list(zip(rows, bodies, strict=True))[:5]:  # warm-up
                 await client.get(f"/v1/{kind.value}/{row.id}/matches")

@@ -88,8 +88,9 @@ async def quality(client, ctx, chosen: dict) -> None:
             run, queries = [], 0
             for name, need in judged:
                 row = rows[need["external_id"]]
-                queries += len(engine.terms_of_row(row))
-                matches = await engine.match_listing(ctx.search, settings, ListKind.needs, row, mq.K,
+                found = terms.terms_of_row(row)
+                queries += len(found)
+                matches = await engine.match_listing(ctx.search, settings, ListKind.needs, row, found, mq.K,
                                                      vector=vectors[need["external_id"]])
                 run.append((name, need["relevant"], [(external[str(m.id)], m.score) for m in matches]))
         metrics = mq._metrics(run)
@@ -114,7 +115,7 @@ async def speed(ctx, samples: int, chosen: dict) -> None:
             for n, (row, vector) in enumerate(zip(rows, vectors, strict=True)):
                 for label, changes in chosen.items():
                     with variant(ctx.settings, changes) as settings:
-                        found = engine.terms_of_row(row, learned)
+                        found = terms.terms_of_row(row, learned)
                         body = [engine.term_query(ctx.search, engine.counterpart(kind), t.term) for t in found]
                         body.append(engine.vector_query(ctx.search, kind, row, vector, settings.match_semantic_pool))
                     content = json.dumps({"queries": body}, ensure_ascii=False, separators=(",", ":")).encode()

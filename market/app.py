@@ -22,6 +22,7 @@ from market.middleware import BodySizeLimit, RequestContext, UnexpectedErrors
 from market.ratelimit_headers import RateLimitHeaders
 from market.settings import Settings
 from services.context import ServiceContext
+from services.matching import terms
 from services.ratelimit import RateLimiter
 from services.search.cache import SearchCache
 from services.search.client import SearchUnavailable
@@ -72,10 +73,11 @@ async def _ensure_indexes(ctx: ServiceContext) -> None:
 
 
 def load_text() -> None:
-    """The script converter, the thesaurus and the segmenter with its dictionary: seconds of loading
-    that the first live match or search would otherwise pay."""
+    """The script converter, the thesaurus and the segmenter with its dictionary, and what stored terms are
+    checked against: seconds of loading that the first live match or search would otherwise pay."""
     default_thesaurus()
     extract_terms("氫能儲運裝備的關鍵材料")
+    terms.rules()
 
 
 async def _load_text(app: FastAPI) -> None:

@@ -230,10 +230,12 @@ class Need(SQLModel, table=True):
 
 
 class ListingVector(SQLModel, table=True):
-    """A listing's sentence vector (float32 bytes), kept so that a reindex never re-encodes: the worker
-    encodes again only when the listing's text (`text_hash`) or the encoder (`model`) changed. One table
-    for both lists rather than a column on each: the listing rows that every read loads stay narrow
-    (a vector is 2 KB), and both lists' vectors are read, stored and rebuilt by the same code."""
+    """What the worker derives from a listing's text, kept so that a reindex or a match need not derive it
+    again: its sentence vector (float32 bytes), encoded again only when the listing's text (`text_hash`) or
+    the encoder (`model`) changed, and its own query terms, picked again only when their key changed
+    (`services.matching.terms.own_terms_key`: the text and the rules). One table for both lists rather than
+    columns on each: the listing rows that every read loads stay narrow (a vector is 2 KB), and both lists'
+    are read, stored and rebuilt by the same code."""
 
     __tablename__ = "listing_vector"
     listing_id: uuid.UUID = Field(primary_key=True)  # an achievement's or a need's id
@@ -241,6 +243,8 @@ class ListingVector(SQLModel, table=True):
     model: str  # services.matching.semantic.MODEL
     text_hash: str
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    terms_key: str | None = None
+    terms: list | None = Field(default=None, sa_column=_json(nullable=True))  # [[term, weight, origin], …]
     updated_at: datetime = Field(sa_column=_now_column())
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -98,3 +99,19 @@ async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, Callable
         if name in conflicts:
             raise conflicts[name]() from exc
         raise
+
+
+class DriverRead:
+    """A read on a hot path: a Core statement compiled once, run on the session's connection by asyncpg itself.
+    It skips SQLAlchemy's result machinery and, as it opens no transaction, the BEGIN and the COMMIT or
+    ROLLBACK round trips (~0.5 ms of a live match). Rows come back as asyncpg records, values as the driver
+    decodes them (no type processing: plain columns only)."""
+
+    def __init__(self, statement) -> None:
+        self.compiled = statement.compile(dialect=asyncpg_dialect.dialect())
+
+    async def fetch(self, session: AsyncSession, **values) -> list:
+        params = self.compiled.construct_params(values)
+        connection = await (await session.connection()).get_raw_connection()
+        return await connection.driver_connection.fetch(self.compiled.string,
+                                                        *(params[name] for name in self.compiled.positiontup))

@@ -3,7 +3,8 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+import orjson
+from fastapi import APIRouter, Query, Request, Response, status
 
 from market.api.deps import AppSettings, Pagination, Search, Session
 from market.auth import Anyone, Authenticated, Broker, BrokerOrOperator, Operator
@@ -20,19 +21,26 @@ router = APIRouter(tags=["matching"])
 Limit = Annotated[int, Query(ge=1, le=100, description="How many matches (default: the configured K)")]
 
 
+def _page(page: dict) -> Response:
+    # Encoded as it is (services.matching.engine.live_matches builds it as MatchPage would serialise);
+    # `response_model` documents it.
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
 @router.get("/v1/needs/{need_id}/matches", response_model=MatchPage)
 async def needs_matches(need_id: uuid.UUID, session: Session, search: Search, settings: AppSettings,
                         principal: Anyone, limit: Limit = None):
     """The achievements that best fit this need, live, with a score in [0, 1] and the reasons.
     Works on the owner's unpublished drafts too, to preview before publishing."""
-    return await live_matches(session, search, settings, principal, ListKind.needs, need_id, limit)
+    return _page(await live_matches(session, search, settings, principal, ListKind.needs, need_id, limit))
 
 
 @router.get("/v1/achievements/{achievement_id}/matches", response_model=MatchPage)
 async def achievements_matches(achievement_id: uuid.UUID, session: Session, search: Search, settings: AppSettings,
                                principal: Anyone, limit: Limit = None):
     """The needs this achievement best fits, live, with a score and the reasons."""
-    return await live_matches(session, search, settings, principal, ListKind.achievements, achievement_id, limit)
+    return _page(await live_matches(session, search, settings, principal, ListKind.achievements, achievement_id,
+                                    limit))
 
 
 @router.get("/v1/matching/quality", response_model=MatchingQuality)

@@ -24,13 +24,14 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.tables import ListingVector
 from services import kinds
 from services.context import ServiceContext
-from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, terms_of_row, vector_query
+from services.matching.engine import MIN_SIMILARITY, Match, counterpart, fuse, term_query, vector_query
 from services.matching.nearest import Documents, Nearest, vector_hits
 from services.matching.offload import off_the_loop
 from services.matching.outcomes import associations
 from services.matching.refresh import request_refresh, write
 from services.matching.scoring import Weights
-from services.matching.vectors import STORED, vectors_of
+from services.matching.terms import terms_of_row
+from services.matching.vectors import STORED, current_terms, vectors_and_terms
 from services.metrics import LEAD_RECOMPUTATION_SECONDS, timed
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
@@ -114,10 +115,16 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
     async with ctx.sessions() as session:
         found = (await session.execute(select(table, *STORED).outerjoin(
             ListingVector, ListingVector.listing_id == table.id).where(table.id.in_(ids)))).all()
-    rows = [entry[0] for entry in found if entry[0].status == ListingStatus.published]
-    vectors = await vectors_of(ctx.sessions, kind, [(entry[0], tuple(entry[1:])) for entry in found
-                                                    if entry[0].status == ListingStatus.published]) if pool else {}
-    terms = await off_the_loop(lambda chunk: [terms_of_row(row, learned) for row in chunk], rows)
+    published = [(entry[0], tuple(entry[1:])) for entry in found if entry[0].status == ListingStatus.published]
+    rows = [row for row, _ in published]
+    vectors: dict = {}
+    if pool:
+        derived = await vectors_and_terms(ctx.sessions, kind, published)
+        vectors = {listing_id: vector for listing_id, (vector, _) in derived.items()}
+        published = [(row, derived[row.id][1]) for row, _ in published]
+    else:
+        published = [(row, current_terms(row, stored)) for row, stored in published]
+    terms = await off_the_loop(lambda chunk: [terms_of_row(row, learned, own) for row, own in chunk], published)
     try:
         term_results = await answers.get(term.term for listing_terms in terms for term in listing_terms)
         hits: list = [None] * len(rows)

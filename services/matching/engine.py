@@ -18,24 +18,25 @@ from decimal import Decimal
 from operator import itemgetter
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, func, select
 
 from schemas.enums import ListKind
-from schemas.matching import MatchPage, MatchRead
+from schemas.matching import MatchReasons
 from schemas.tables import Achievement, ListingVector, Need
 from services import kinds
+from services.db import DriverRead
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION, bulk
 from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
 from services.matching.scoring import Side, Weights, components_of, fit_pair, score_of, score_pair
 from services.matching.semantic import EMBEDDER
-from services.matching.terms import QueryTerm, listing_terms
-from services.matching.vectors import STORED, own_vector, vector_for
+from services.matching.terms import QueryTerm, terms_of_row
+from services.matching.vectors import STORED, own_vector, terms_for, vector_for
 from services.principal import Principal
 from services.search.client import SearchError
 from services.search.queries import quote
 from services.taxonomy import taxonomy
-from services.text import default_thesaurus, normalise
+from services.text import normalise
 
 PER_TERM_LIMIT = 20  # 50 ranked no labelled need better, and cost 2.5x the hits to send, parse and score
 TERM_EVIDENCE = 0.6  # how much one fully matching term of weight 1 proves on its own
@@ -49,6 +50,7 @@ RETRIEVE = ["id", "title", "title_n", "field", "secondary_fields", "trl", "modes
             "published_at", "problem_n", "owner_org"]
 SUMMARY_CHARACTERS = 160  # of a match's summary, cut by PostgreSQL: a summary may be long
 Matched = list[tuple[QueryTerm, float]]  # the terms a document matched, each with its relevance
+REASONS = tuple(MatchReasons.model_fields)  # a live match's reasons, in the model's order, those it lacks null
 
 
 @dataclass
@@ -82,13 +84,6 @@ def side_of_document(kind: ListKind, doc: dict) -> Side:
                 bool(doc.get(f"{prefix}_negotiable", True)), _decimal(doc.get(f"{prefix}_min")),
                 _decimal(doc.get(f"{prefix}_max")), doc.get("region"),
                 datetime.fromtimestamp(published, UTC) if published else None)
-
-
-def terms_of_row(row: Achievement | Need, learned: dict[str, list[str]] | None = None) -> list[QueryTerm]:
-    """A need's terms are expanded with what won leads taught (`learned`); an achievement's are not."""
-    about = kinds.of_row(row)
-    body = "。".join(getattr(row, name) for name in about.body)
-    return listing_terms(row.title, row.keywords, body, default_thesaurus(), learned if about.learns else None)
 
 
 def rarity(document_frequency: int) -> float:
@@ -130,14 +125,12 @@ def vector_query(search, kind: ListKind, row: Achievement | Need, vector: list[f
             "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
 
 
-async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, limit: int,
-                        learned: dict[str, list[str]] | None = None, vector: list[float] | None = None
-                        ) -> list[Match]:
+async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm],
+                        limit: int, vector: list[float] | None = None) -> list[Match]:
     """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
     candidates from the term queries and from one vector query, sent as two concurrent requests.
-    `learned`: the term associations of won leads (services.matching.outcomes.associations); `vector`:
-    the listing's own (services.matching.vectors.own_vector), None for no vector query."""
-    terms = await asyncio.to_thread(terms_of_row, row, learned)  # segmentation is CPU work: off the loop
+    `terms`: the listing's (services.matching.terms.terms_of_row); `vector`: its own
+    (services.matching.vectors.own_vector), None for no vector query."""
     weights = Weights.from_settings(settings)
     if not (weights.semantic and settings.match_semantic_pool):
         vector = None
@@ -244,9 +237,10 @@ def _match(score: float, found: Matched, doc: dict, components: list[dict]) -> M
                "highlight": highlight(title, [m["term"] for m in matched]), "components": components}
     # The firm's words met in what the achievement says it solves (应用场景, 解决的问题).
     if problem_terms := [m["term"] for m in matched if m["term"] in problem]:
-        reasons["problem_side"] = {"terms": problem_terms[:8], "highlight": highlight(problem, problem_terms)}
+        reasons["problem_side"] = {"terms": problem_terms[:8], "highlight": highlight(problem, problem_terms),
+                                   "detail": None}
     if adopted := [m["term"] for m in matched if m["origin"] == "learned"]:
-        reasons["learned"] = {"terms": adopted, "detail": "similar firms adopted this"}
+        reasons["learned"] = {"terms": adopted, "highlight": None, "detail": "similar firms adopted this"}
     return Match(uuid.UUID(doc["id"]), score, reasons, doc)
 
 
@@ -303,8 +297,9 @@ def highlight(text: str, terms: list[str]) -> str:
 @functools.cache
 def _listing(kind: ListKind, operator: bool, member: bool):
     """One round trip: the listing if the reader may see it (`listings.readable`, for an operator, a member
-    of an organisation or anyone else), its stored vector and which learning the cached associations must
-    be (`listing_id`, `organisation_id`). Built once a list and kind of reader, as `_summaries` is."""
+    of an organisation or anyone else), its stored vector and own terms, and which learning the cached
+    associations must be (`listing_id`, `organisation_id`). Built once a list and kind of reader, as
+    `_summaries` is."""
     from services import listings
 
     spec = listings.SPECS[kind]
@@ -315,36 +310,38 @@ def _listing(kind: ListKind, operator: bool, member: bool):
 
 
 @functools.cache
-def _summaries(kind: ListKind):
+def _summaries(kind: ListKind) -> DriverRead:
     """Summaries for display from PostgreSQL (the term queries keep their answers small), and the dismissed
     pairs' reasons, in one statement over the top K (`listing_id`, `ids`). Built once a list: building and
     keying the statement cost as much as running it."""
     about = kinds.of(kind).other()
     other = about.table
-    return select(other.id, func.left(getattr(other, about.summary), SUMMARY_CHARACTERS),
-                  dismissal_reason(kind, bindparam("listing_id"), other.id)
-                  ).where(other.id.in_(bindparam("ids", expanding=True)))
+    return DriverRead(select(other.id, func.left(getattr(other, about.summary), SUMMARY_CHARACTERS),
+                             dismissal_reason(kind, bindparam("listing_id"), other.id)
+                             ).where(other.id == any_(bindparam("ids", type_=ARRAY(Uuid())))))
 
 
 async def live_matches(session, search, settings, principal, kind: ListKind, listing_id: uuid.UUID,
-                       limit: int | None = None) -> MatchPage:
+                       limit: int | None = None) -> dict:
     """Matches of a listing the caller may read (an owner previews a draft's matches before publishing):
-    the best `limit` (default: the configured K)."""
+    the best `limit` (default: the configured K), as `schemas.matching.MatchPage` serialises them, every
+    field present. Plain data, not models: ~150 small models (terms, components) validated and serialised
+    cost ~0.8 ms of a match; tests/api/test_matching.py holds the two to the same shape."""
     row = (await session.execute(_listing(kind, principal.is_operator, principal.organisation_id is not None),
                                  {"listing_id": listing_id, "organisation_id": principal.organisation_id})).first()
     if row is None:
         noun = kinds.of(kind).noun
         raise NotFound(f"{noun} {listing_id} not found", code=f"{noun}.not_found")
-    listing, stored, version = row[0], tuple(row[2:5]), row[5]
+    listing, stored, version = row[0], tuple(row[2:2 + len(STORED)]), row[-1]
     learned = await associations(session, version)
     await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
-    vector = await vector_for(listing, stored)
-    matches = await match_listing(search, settings, kind, listing, limit or settings.match_top_k, learned, vector)
-    found = {id_: (summary, reason) for id_, summary, reason in (await session.execute(
-        _summaries(kind), {"listing_id": listing_id, "ids": [m.id for m in matches]})).all()}
+    terms, vector = await terms_for(listing, stored, learned), await vector_for(listing, stored)
+    matches = await match_listing(search, settings, kind, listing, terms, limit or settings.match_top_k, vector)
+    found = {id_: (summary, reason) for id_, summary, reason in await _summaries(kind).fetch(
+        session, listing_id=listing_id, ids=[m.id for m in matches])}
     matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
-    return MatchPage(listing_id=listing_id, engine_version=ENGINE_VERSION, matches=[
-        MatchRead(id=m.id, title=m.document["title"], summary=found.get(m.id, ("",))[0] or "",
-                  organisation_name=m.document["organisation_name"], field=m.document["field"],
-                  region=m.document.get("region"), trl=m.document.get("trl"), score=m.score, reasons=m.reasons)
-        for m in matches])
+    return {"listing_id": listing_id, "engine_version": ENGINE_VERSION, "matches": [
+        {"id": m.id, "title": m.document["title"], "summary": found.get(m.id, ("",))[0] or "",
+         "organisation_name": m.document["organisation_name"], "field": m.document["field"],
+         "region": m.document.get("region"), "trl": m.document.get("trl"), "score": m.score,
+         "reasons": {name: m.reasons.get(name) for name in REASONS}} for m in matches]}

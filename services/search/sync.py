@@ -11,7 +11,7 @@ from schemas.enums import ListingStatus, ListKind
 from schemas.tables import ListingVector, Organisation, OutboxEvent
 from services import kinds
 from services.matching.semantic import EMBEDDER
-from services.matching.vectors import STORED, forget, vectors_of
+from services.matching.vectors import STORED, forget, vectors_and_terms
 from services.progress import SILENT, Progress
 from services.search.client import SearchError
 from services.search.documents import achievement_document, need_document
@@ -37,13 +37,14 @@ def listing_rows(kind: ListKind):
 
 
 async def documents_of(ctx, kind: ListKind, rows: list) -> list[dict]:
-    """The documents of the published ones of these rows (from `listing_rows`), each with its vector."""
+    """The documents of the published ones of these rows (from `listing_rows`), each with its vector (their
+    own terms are kept on the way, for matching)."""
     published = [found for found in rows if found[0].status == ListingStatus.published]
-    vectors = await vectors_of(ctx.sessions, kind, [(found[0], tuple(found[2:])) for found in published])
+    derived = await vectors_and_terms(ctx.sessions, kind, [(found[0], tuple(found[2:])) for found in published])
     documents = []
     for row, name, *_ in published:
         document = DOCUMENTS[kind](row, name, ctx.search.owner_key(row.organisation_id))
-        document["_vectors"] = {EMBEDDER: vectors[row.id]}
+        document["_vectors"] = {EMBEDDER: derived[row.id][0]}
         documents.append(document)
     return documents
 

@@ -1,7 +1,10 @@
 """Matching through the real Meilisearch: live matches, reasons, and leads kept fresh by the worker."""
 
+import json
+
 import pytest
 
+from schemas.matching import MatchPage
 from tests.factories import create_listing
 
 TEA_NEED = dict(title="名優茶採摘全靠人工，旺季招不到人", keywords=["採茶", "人工成本", "招工難"],
@@ -18,6 +21,15 @@ LOOK_ALIKE = dict(title="茶多酚高效提取与纯化工艺", keywords=["茶�
 
 UNRELATED = dict(title="高炉煤气余热回收发电", keywords=["余热回收"], summary="钢铁厂余热发电。",
                  description="余热锅炉。", field="energy_saving.water", trl=7, region="cd.pujiang")
+
+
+def served(response) -> dict:
+    """A live match's page, which the engine builds as plain data: exactly what `MatchPage` would serialise,
+    every field present, in the model's order."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert json.dumps(MatchPage.model_validate(body).model_dump(mode="json")) == json.dumps(body)
+    return body
 
 
 async def _picker_and_need(market, sync, firm_name: str | None = None, **need_overrides):
@@ -38,7 +50,7 @@ async def test_traditional_need_matches_simplified_achievement_with_reasons(clie
     need = await create_listing(market, "needs", firm, **TEA_NEED)
     await sync()
 
-    body = (await client.get(f"/v1/needs/{need['id']}/matches")).json()
+    body = served(await client.get(f"/v1/needs/{need['id']}/matches"))
     ids = [m["id"] for m in body["matches"]]
     assert ids[0] == picker["id"]
     if look_alike["id"] in ids:
@@ -51,7 +63,7 @@ async def test_traditional_need_matches_simplified_achievement_with_reasons(clie
     assert abs(sum(c["contribution"] for c in reasons["components"])
                / sum(c["weight"] for c in reasons["components"]) - best["score"]) < 1e-3
 
-    back = (await client.get(f"/v1/achievements/{picker['id']}/matches")).json()
+    back = served(await client.get(f"/v1/achievements/{picker['id']}/matches"))
     assert back["matches"][0]["id"] == need["id"]
 
 
@@ -291,7 +303,7 @@ async def test_a_symptom_only_need_finds_a_technique_that_shares_no_term_with_it
     await create_listing(market, "achievements", uni, external_id="V-2", **UNRELATED)
     need = await create_listing(market, "needs", firm, **WINTER_NEED)
     await sync()
-    matches = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"]
+    matches = served(await client.get(f"/v1/needs/{need['id']}/matches"))["matches"]
     assert [m["id"] for m in matches] == [pump["id"]]  # the steel mill's waste heat is too far in meaning
     reasons = matches[0]["reasons"]
     components = {c["name"]: c for c in reasons["components"]}
@@ -316,3 +328,17 @@ async def test_a_drafts_matches_are_previewed_by_its_owner_and_operators_only(cl
         response = await client.get(path, headers=headers)
         assert response.status_code == 404 and response.json()["code"] == "need.not_found"
     assert (await client.get(f"/v1/achievements/{picker['id']}/matches", headers=other.headers)).status_code == 200
+
+
+@pytest.mark.commits  # the real pool's connections, not one shared transaction
+async def test_a_matchs_summaries_are_read_without_a_transaction(ctx):
+    """The summaries' read runs on the driver (services.db.DriverRead): no BEGIN, so no COMMIT either."""
+    import uuid
+
+    from schemas.enums import ListKind
+    from services.matching.engine import _summaries
+
+    async with ctx.sessions() as session:
+        assert await _summaries(ListKind.needs).fetch(session, listing_id=uuid.uuid4(), ids=[uuid.uuid4()]) == []
+        connection = await (await session.connection()).get_raw_connection()
+        assert not connection.driver_connection.is_in_transaction()

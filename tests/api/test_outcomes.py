@@ -3,7 +3,7 @@ that later matches use and explain, and operators see the quality figures."""
 
 from datetime import UTC, datetime
 
-from tests.api.test_matching import TEA_NEED, TEA_PICKER, _picker_and_need
+from tests.api.test_matching import TEA_NEED, TEA_PICKER, _picker_and_need, served
 from tests.factories import create_listing
 
 
@@ -28,7 +28,7 @@ async def test_a_party_dismisses_a_lead_its_score_drops_and_the_reason_is_kept(c
     await sync()  # a recomputation keeps the pair lowered, with its reason
     again = await _lead(client, broker, need["id"])
     assert again["score"] == dismissed.json()["score"] and again["reasons"]["dismissed"]["reason"] == body["reason"]
-    live = (await client.get(f"/v1/needs/{need['id']}/matches")).json()["matches"][0]
+    live = served(await client.get(f"/v1/needs/{need['id']}/matches"))["matches"][0]
     assert live["reasons"]["dismissed"]["reason"] == body["reason"]
 
 
@@ -52,7 +52,7 @@ async def test_won_leads_teach_an_association_a_later_match_explains(client, mar
                                  description="果园面积大，采果季节找不到年轻人。",
                                  field="modern_agriculture.smart_agriculture")
     await sync()
-    matches = (await client.get(f"/v1/needs/{later['id']}/matches")).json()["matches"]
+    matches = served(await client.get(f"/v1/needs/{later['id']}/matches"))["matches"]
     best = next(m for m in matches if m["id"] == picker["id"])
     assert best["reasons"]["learned"]["detail"] == "similar firms adopted this"
     assert set(best["reasons"]["learned"]["terms"]) & {"末端执行器", "采摘机器人", "嫩芽识别"}
