@@ -233,9 +233,9 @@ class ListingVector(SQLModel, table=True):
     """What the worker derives from a listing's text, kept so that a reindex or a match need not derive it
     again: its sentence vector (float32 bytes), encoded again only when the listing's text (`text_hash`) or
     the encoder (`model`) changed, and its own query terms, picked again only when their key changed
-    (`services.matching.terms.own_terms_key`: the text and the rules). One table for both lists rather than
-    columns on each: the listing rows that every read loads stay narrow (a vector is 2 KB), and both lists'
-    are read, stored and rebuilt by the same code."""
+    (`services.matching.terms.own_terms_key`: the text and the code that picks them). One table for both
+    lists rather than columns on each: the listing rows that every read loads stay narrow (a vector is 2 KB),
+    and both lists' are read, stored and rebuilt by the same code."""
 
     __tablename__ = "listing_vector"
     listing_id: uuid.UUID = Field(primary_key=True)  # an achievement's or a need's id

@@ -117,14 +117,14 @@ async def compute(ctx, kind: ListKind, ids: list, answers: TermAnswers, learned:
             ListingVector, ListingVector.listing_id == table.id).where(table.id.in_(ids)))).all()
     published = [(entry[0], tuple(entry[1:])) for entry in found if entry[0].status == ListingStatus.published]
     rows = [row for row, _ in published]
-    vectors: dict = {}
     if pool:
         derived = await vectors_and_terms(ctx.sessions, kind, published)
         vectors = {listing_id: vector for listing_id, (vector, _) in derived.items()}
-        published = [(row, derived[row.id][1]) for row, _ in published]
+        own = [derived[row.id][1] for row in rows]
     else:
-        published = [(row, current_terms(row, stored)) for row, stored in published]
-    terms = await off_the_loop(lambda chunk: [terms_of_row(row, learned, own) for row, own in chunk], published)
+        vectors, own = {}, [current_terms(row, stored) for row, stored in published]
+    terms = await off_the_loop(lambda chunk: [terms_of_row(row, learned, mine) for row, mine in chunk],
+                               list(zip(rows, own, strict=True)))
     try:
         term_results = await answers.get(term.term for listing_terms in terms for term in listing_terms)
         hits: list = [None] * len(rows)
