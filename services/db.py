@@ -1,16 +1,20 @@
 """Engine, session factory and the one place that knows how a URL becomes an async engine."""
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.errors import Conflict
+
+Entity = TypeVar("Entity")
 
 
 def async_url(url: str) -> str:
@@ -104,14 +108,48 @@ async def flush_or_conflict(session: AsyncSession, conflicts: dict[str, Callable
 class DriverRead:
     """A read on a hot path: a Core statement compiled once, run on the session's connection by asyncpg itself.
     It skips SQLAlchemy's result machinery and, as it opens no transaction, the BEGIN and the COMMIT or
-    ROLLBACK round trips (~0.5 ms of a live match). Rows come back as asyncpg records, values as the driver
-    decodes them (no type processing: plain columns only)."""
+    ROLLBACK round trips (~0.5 ms each in a live match)."""
 
     def __init__(self, statement) -> None:
+        self.statement = statement
         self.compiled = statement.compile(dialect=asyncpg_dialect.dialect())
+        self._processors: list | None = None
 
     async def fetch(self, session: AsyncSession, **values) -> list:
+        """Rows as asyncpg records, values as the driver decodes them (no type processing: plain columns)."""
+        return await (await self._driver(session)).fetch(*self._arguments(values))
+
+    async def rows(self, session: AsyncSession, **values) -> list[tuple]:
+        """Rows with each value as its column's SQLAlchemy type gives it (arrays, JSON, enums), as a session's
+        read would."""
+        driver = await self._driver(session)
+        if self._processors is None:  # once: the processors need the result columns' PostgreSQL types
+            dialect = session.bind.dialect
+            columns = (await driver.prepare(self.compiled.string)).get_attributes()
+            self._processors = [column.type.dialect_impl(dialect).result_processor(dialect, found.type.oid)
+                                for column, found in zip(self.statement.selected_columns, columns, strict=True)]
+        return [tuple(value if process is None else process(value)
+                      for process, value in zip(self._processors, record, strict=True))
+                for record in await driver.fetch(*self._arguments(values))]
+
+    def _arguments(self, values: dict) -> list:
         params = self.compiled.construct_params(values)
-        connection = await (await session.connection()).get_raw_connection()
-        return await connection.driver_connection.fetch(self.compiled.string,
-                                                        *(params[name] for name in self.compiled.positiontup))
+        return [self.compiled.string, *(params[name] for name in self.compiled.positiontup)]
+
+    @staticmethod
+    async def _driver(session: AsyncSession) -> asyncpg.Connection:
+        return (await (await session.connection()).get_raw_connection()).driver_connection
+
+
+@functools.cache
+def _attributes(table: type) -> tuple[str, ...]:
+    return tuple(inspect(table).columns.keys())  # in the order a statement selecting the entity lists them
+
+
+def detached(table: type[Entity], values: Sequence) -> Entity:
+    """An instance of the ORM class `table` from the values of its mapped columns, in the order a statement
+    selecting the entity lists them (a `DriverRead` row), made as the ORM's loading makes one, in no session:
+    ~6 µs, against ~230 µs through the model's validating constructor."""
+    instance = inspect(table).class_manager.new_instance()
+    instance.__dict__.update(zip(_attributes(table), values, strict=True))
+    return instance

@@ -18,13 +18,13 @@ from decimal import Decimal
 from operator import itemgetter
 
 import numpy as np
-from sqlalchemy import ARRAY, Uuid, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, func, inspect, select
 
 from schemas.enums import ListKind
 from schemas.matching import MatchReasons
 from schemas.tables import Achievement, ListingVector, Need
 from services import kinds
-from services.db import DriverRead
+from services.db import DriverRead, detached
 from services.errors import NotFound
 from services.matching import ENGINE_VERSION, bulk
 from services.matching.outcomes import LEARNED_VERSION, associations, dismissal_reason, lower_dismissed
@@ -125,17 +125,55 @@ def vector_query(search, kind: ListKind, row: Achievement | Need, vector: list[f
             "showRankingScore": True, "attributesToRetrieve": RETRIEVE}
 
 
-async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm],
-                        limit: int, vector: list[float] | None = None) -> list[Match]:
-    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs):
-    candidates from the term queries and from one vector query, sent as two concurrent requests.
-    `terms`: the listing's (services.matching.terms.terms_of_row); `vector`: its own
-    (services.matching.vectors.own_vector), None for no vector query."""
-    weights = Weights.from_settings(settings)
-    if not (weights.semantic and settings.match_semantic_pool):
+@dataclass
+class Shortlist:
+    """The candidates whose estimate (`bulk`) does not rule them out of the best `limit`: (id, text relevance,
+    matched terms, document, similarity or None) each, to be scored exactly (`best`)."""
+
+    kind: ListKind
+    source: Side  # the listing's
+    now: datetime
+    candidates: list[tuple[str, float, Matched, dict, float | None]]
+
+    def ids(self) -> list[str]:
+        return [candidate[0] for candidate in self.candidates]
+
+
+@dataclass
+class Answers:
+    """What a listing's term queries and vector query brought back, before anything is scored."""
+
+    owner: str  # the listing's `owner_org`, whose listings are no match
+    terms: list[QueryTerm]  # the term queries' terms, in the order of their results
+    term_results: list[dict]
+    vector_hits: list[dict] | None  # None: no vector query
+
+    def shortlist(self, kind: ListKind, row: Achievement | Need, pool: int, weights: Weights, limit: int,
+                  encoded: dict[str, tuple] | None = None) -> Shortlist:
+        """The candidates that may be among the best `limit` (`pool`: how many the vector query asked for)."""
+        combined = {doc_id: found for doc_id, found in combine(self.terms, self.term_results).items()
+                    if found[2].get("owner_org") != self.owner}
+        similarities = similarities_of(self.vector_hits) if self.vector_hits is not None else {}
+        for hit in self.vector_hits or []:
+            if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
+                combined.setdefault(hit["id"], (0.0, [], hit))
+        # A candidate the vector query did not return is at most as similar as the least similar it did.
+        full = similarities and len(similarities) >= pool
+        unseen = min(similarities.values()) if full else None
+        return shortlist(kind, row, combined, similarities, unseen, weights, limit, encoded)
+
+
+async def retrieve(search, settings, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm],
+                   vector: list[float] | None) -> Answers:
+    """A listing's candidates from its term queries and from one vector query, sent as two concurrent requests
+    (none when there is nothing to ask, or the other list has no index yet). `terms`: the listing's
+    (services.matching.terms.terms_of_row); `vector`: its own (services.matching.vectors.own_vector), None for
+    no vector query."""
+    if not (Weights.from_settings(settings).semantic and settings.match_semantic_pool):
         vector = None
+    nothing = Answers(search.owner_key(row.organisation_id), [], [], None)
     if not terms and vector is None:
-        return []
+        return nothing
     requests = [[term_query(search, counterpart(kind), term.term) for term in terms],
                 [vector_query(search, kind, row, vector, settings.match_semantic_pool)] if vector is not None else []]
     # Two requests at once: Meilisearch answers one multi-search's queries one after another, and the vector
@@ -144,13 +182,21 @@ async def match_listing(search, settings, kind: ListKind, row: Achievement | Nee
                                    return_exceptions=True)
     for answer in answers:
         if isinstance(answer, SearchError) and answer.code == "index_not_found":
-            return []
+            return nothing
         if isinstance(answer, BaseException):
             raise answer
     results = [result for answer in answers for result in answer["results"]]
     vector_hits = results[len(terms)]["hits"] if vector is not None else None
-    return fuse(search.owner_key(row.organisation_id), kind, row, terms, results[:len(terms)], vector_hits,
-                settings.match_semantic_pool, weights, limit)
+    return Answers(nothing.owner, terms, results[:len(terms)], vector_hits)
+
+
+async def match_listing(search, settings, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm],
+                        limit: int, vector: list[float] | None = None) -> list[Match]:
+    """The ranked counterparts of one listing (a need's achievements, or an achievement's needs): `retrieve`,
+    then the best of its shortlist."""
+    weights = Weights.from_settings(settings)
+    answers = await retrieve(search, settings, kind, row, terms, vector)
+    return best(answers.shortlist(kind, row, settings.match_semantic_pool, weights, limit), weights, limit)
 
 
 def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryTerm], term_results: list[dict],
@@ -158,28 +204,26 @@ def fuse(owner: str, kind: ListKind, row: Achievement | Need, terms: list[QueryT
          encoded: dict[str, tuple] | None = None) -> list[Match]:
     """The ranked matches of one listing from its term queries' answers and its vector query's hits
     (None: no vector query). `owner`: the listing's `owner_org`, whose listings are no match."""
-    combined = {doc_id: found for doc_id, found in combine(terms, term_results).items()
-                if found[2].get("owner_org") != owner}
-    similarities = similarities_of(vector_hits) if vector_hits is not None else {}
-    for hit in vector_hits or []:
-        if similarities[hit["id"]] >= MIN_SIMILARITY:  # below it, nine in ten candidates are unrelated
-            combined.setdefault(hit["id"], (0.0, [], hit))
-    # A candidate the vector query did not return is at most as similar as the least similar it did.
-    full = similarities and len(similarities) >= pool
-    unseen = min(similarities.values()) if full else None
-    return rank(kind, row, combined, similarities, unseen, weights, limit, encoded)
+    found = Answers(owner, terms, term_results, vector_hits).shortlist(kind, row, pool, weights, limit, encoded)
+    return best(found, weights, limit)
 
 
 def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
          unseen: float | None, weights: Weights, limit: int, encoded: dict[str, tuple] | None = None) -> list[Match]:
-    """Estimate every candidate's score at once (`bulk`), score exactly those the estimate cannot rule out of
-    the best `limit`, and keep the best of them. `encoded`: documents' `bulk.Encoder` rows by id, kept by the
-    caller across listings (a run meets the same documents in many listings' candidates)."""
+    """The best `limit` of the candidates `combined` (`shortlist`, then `best`)."""
+    return best(shortlist(kind, row, combined, similarities, unseen, weights, limit, encoded), weights, limit)
+
+
+def shortlist(kind: ListKind, row: Achievement | Need, combined: dict, similarities: dict[str, float],
+              unseen: float | None, weights: Weights, limit: int, encoded: dict[str, tuple] | None = None
+              ) -> Shortlist:
+    """Estimate every candidate's score at once (`bulk`) and keep those the estimate cannot rule out of the best
+    `limit`. `encoded`: documents' `bulk.Encoder` rows by id, kept by the caller across listings (a run meets the
+    same documents in many listings' candidates)."""
+    now, source = datetime.now(UTC), side_of_row(row)
     if not combined:
-        return []
-    tax, now, other = taxonomy(), datetime.now(UTC), counterpart(kind)
-    source = side_of_row(row)
-    encoder, prefix = bulk.encoder_of(tax), kinds.of(other).amount
+        return Shortlist(kind, source, now, [])
+    encoder, prefix = bulk.encoder_of(taxonomy()), kinds.of(counterpart(kind)).amount
     encoded = {} if encoded is None else encoded
     found = list(combined.items())
     rows = np.array([encoded.get(doc_id) or encoded.setdefault(doc_id, encoder.row(
@@ -192,13 +236,17 @@ def rank(kind: ListKind, row: Achievement | Need, combined: dict, similarities: 
                               np.array([np.nan if c is None else c for c in cosines], dtype=np.float64), now)
     if len(found) > limit:  # the K-th best estimate, less the margin: nobody below it can be in the top K
         floor = np.partition(estimated, len(found) - limit)[len(found) - limit] - 2 * bulk.MARGIN
-        shortlist = np.flatnonzero(estimated >= floor)
+        positions = np.flatnonzero(estimated >= floor)
     else:
-        shortlist = range(len(found))
-    scored = []
-    for position in shortlist:
-        doc_id, (text, matched, doc) = found[position]
-        similarity = cosines[position]
+        positions = range(len(found))
+    return Shortlist(kind, source, now, [(found[p][0], *found[p][1], cosines[p]) for p in positions])
+
+
+def best(shortlist: Shortlist, weights: Weights, limit: int) -> list[Match]:
+    """The shortlist's candidates scored exactly, the best `limit` of them as matches."""
+    tax, kind, source, now = taxonomy(), shortlist.kind, shortlist.source, shortlist.now
+    other, scored = counterpart(kind), []
+    for doc_id, text, matched, doc, similarity in shortlist.candidates:
         other_side = side_of_document(other, doc)
         need, achievement = (source, other_side) if kind == ListKind.needs else (other_side, source)
         fit = fit_pair(tax, text, need, achievement, other_side.published_at, now, similarity)
@@ -295,18 +343,19 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 @functools.cache
-def _listing(kind: ListKind, operator: bool, member: bool):
-    """One round trip: the listing if the reader may see it (`listings.readable`, for an operator, a member
-    of an organisation or anyone else), its stored vector and own terms, and which learning the cached
-    associations must be (`listing_id`, `organisation_id`). Built once a list and kind of reader, as
+def _listing(kind: ListKind, operator: bool, member: bool) -> DriverRead:
+    """One round trip, outside a transaction: the listing if the reader may see it (`listings.readable`, for an
+    operator, a member of an organisation or anyone else), its stored vector and own terms, and which learning the
+    cached associations must be (`listing_id`, `organisation_id`). Built once a list and kind of reader, as
     `_summaries` is."""
     from services import listings
 
     spec = listings.SPECS[kind]
     reader = Principal(kind="system") if operator else Principal(
         kind="user", organisation_id=bindparam("organisation_id") if member else None)
-    return (listings.readable(spec, reader).where(spec.table.id == bindparam("listing_id"))
-            .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id).add_columns(*STORED, LEARNED_VERSION))
+    return DriverRead(listings.readable(spec, reader).where(spec.table.id == bindparam("listing_id"))
+                      .outerjoin(ListingVector, ListingVector.listing_id == spec.table.id)
+                      .add_columns(*STORED, LEARNED_VERSION))
 
 
 @functools.cache
@@ -327,18 +376,30 @@ async def live_matches(session, search, settings, principal, kind: ListKind, lis
     the best `limit` (default: the configured K), as `schemas.matching.MatchPage` serialises them, every
     field present. Plain data, not models: ~150 small models (terms, components) validated and serialised
     cost ~0.8 ms of a match; tests/api/test_matching.py holds the two to the same shape."""
-    row = (await session.execute(_listing(kind, principal.is_operator, principal.organisation_id is not None),
-                                 {"listing_id": listing_id, "organisation_id": principal.organisation_id})).first()
-    if row is None:
+    rows = await _listing(kind, principal.is_operator, principal.organisation_id is not None).rows(
+        session, listing_id=listing_id, organisation_id=principal.organisation_id)
+    if not rows:
         noun = kinds.of(kind).noun
         raise NotFound(f"{noun} {listing_id} not found", code=f"{noun}.not_found")
-    listing, stored, version = row[0], tuple(row[2:2 + len(STORED)]), row[-1]
+    # The listing's columns, then its organisation's name, the STORED columns and the learning's version.
+    table, row = kinds.TABLES[kind], rows[0]
+    columns = len(inspect(table).columns)
+    listing = detached(table, row[:columns])
+    stored, version = row[columns + 1:columns + 1 + len(STORED)], row[-1]
     learned = await associations(session, version)
-    await session.close()  # the pooled connection goes back while Meilisearch answers; the row stays loaded
+    await session.close()  # the pooled connection goes back while Meilisearch answers
     terms, vector = await terms_for(listing, stored, learned), await vector_for(listing, stored)
-    matches = await match_listing(search, settings, kind, listing, terms, limit or settings.match_top_k, vector)
-    found = {id_: (summary, reason) for id_, summary, reason in await _summaries(kind).fetch(
-        session, listing_id=listing_id, ids=[m.id for m in matches])}
+    limit, weights = limit or settings.match_top_k, Weights.from_settings(settings)
+    answers = await retrieve(search, settings, kind, listing, terms, vector)
+    found = answers.shortlist(kind, listing, settings.match_semantic_pool, weights, limit)
+    # The shortlist's summaries are read while it is scored exactly (PostgreSQL on the other core), rather than
+    # the top K's after it: a round trip off the way out.
+    reading = asyncio.ensure_future(_summaries(kind).fetch(session, listing_id=listing_id, ids=found.ids()))
+    await asyncio.sleep(0)  # the read is sent before scoring holds the loop
+    try:
+        matches = best(found, weights, limit)
+    finally:
+        found = {id_: (summary, reason) for id_, summary, reason in await reading}
     matches = lower_dismissed(matches, {id_: reason for id_, (_, reason) in found.items() if reason is not None})
     return {"listing_id": listing_id, "engine_version": ENGINE_VERSION, "matches": [
         {"id": m.id, "title": m.document["title"], "summary": found.get(m.id, ("",))[0] or "",

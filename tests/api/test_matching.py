@@ -342,3 +342,32 @@ async def test_a_matchs_summaries_are_read_without_a_transaction(ctx):
         assert await _summaries(ListKind.needs).fetch(session, listing_id=uuid.uuid4(), ids=[uuid.uuid4()]) == []
         connection = await (await session.connection()).get_raw_connection()
         assert not connection.driver_connection.is_in_transaction()
+
+
+@pytest.mark.commits  # the real pool's connections, not one shared transaction
+async def test_a_matchs_listing_read_on_the_driver_is_what_a_session_reads(market, ctx):
+    """The listing a live match reads through the driver (services.db.DriverRead.rows, then detached) has every
+    column as a session's read gives it (arrays, amounts, JSON, times, in their places), and opens no
+    transaction."""
+    import uuid
+
+    from sqlalchemy import inspect
+
+    from schemas.enums import ListKind
+    from schemas.tables import Achievement, Need
+    from services.db import detached
+    from services.matching.engine import _listing
+
+    uni, firm = await market.organisation("university"), await market.organisation("enterprise")
+    listings = {ListKind.achievements: (Achievement, await create_listing(market, "achievements", uni, **TEA_PICKER)),
+                ListKind.needs: (Need, await create_listing(market, "needs", firm, **TEA_NEED))}
+    for kind, (table, created) in listings.items():
+        async with ctx.sessions() as session:
+            rows = await _listing(kind, False, False).rows(session, listing_id=uuid.UUID(created["id"]))
+            connection = await (await session.connection()).get_raw_connection()
+            assert not connection.driver_connection.is_in_transaction()
+            expected = await session.get(table, uuid.UUID(created["id"]))
+        columns = inspect(table).columns.keys()
+        listing = detached(table, rows[0][:len(columns)])
+        assert {key: getattr(listing, key) for key in columns} == {key: getattr(expected, key) for key in columns}
+        assert type(listing) is table and rows[0][len(columns)] == created["organisation_name"]
