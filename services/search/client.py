@@ -1,7 +1,7 @@
 """A small async Meilisearch client for the request path and the workers.
 
-Transport: one shared ``httpx.AsyncClient`` (a pool of kept-alive HTTP/1.1 connections) that sends
-``Accept-Encoding: identity``. Why that header matters (measured in bench/meili_client.py):
+Transport: one shared ``httpx.AsyncHTTPTransport`` (a pool of kept-alive HTTP/1.1 connections), every
+request sent with ``Accept-Encoding: identity``. Why that header matters (measured in bench/meili_client.py):
 
 httpx (and aiohttp) advertise ``Accept-Encoding: gzip, deflate`` by default. Meilisearch then
 gzips its answer and streams it as ``transfer-encoding: chunked``; once the answer is over ~1 KB it
@@ -15,7 +15,7 @@ don't ask for compression, so they get one ``content-length`` write and no stall
 chunked/content-length parsing and dropping of dead connections. Compression buys nothing on the
 loopback / LAN link to Meilisearch anyway.
 
-An AsyncClient belongs to the event loop that first used it: create one MeiliClient per loop.
+A transport's pool belongs to the event loop that first used it: create one MeiliClient per loop.
 """
 
 from __future__ import annotations
@@ -90,19 +90,19 @@ class MeiliClient:
         }
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.AsyncClient(
-            base_url=url.rstrip("/"),
-            headers=headers,
-            timeout=timeout,
-            # retries=1: one more connect attempt (a restarting server); trust_env=False: a
-            # proxy from HTTP_PROXY must never sit between us and Meilisearch.
-            transport=httpx.AsyncHTTPTransport(retries=1),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            trust_env=False,
-        )
+        self._url = url.rstrip("/")
+        self._headers = headers
+        self._timeout = httpx.Timeout(timeout).as_dict()
+        # The transport, not an AsyncClient over it: a client's redirects, cookies, auth flow and URL merging are
+        # unused here, and it keeps every response in a reference cycle (response → stream → response) that only
+        # the cyclic collector frees (~45 objects a request; bench/README.md, "Round trips off a match's path").
+        # retries=1: one more connect attempt (a restarting server); trust_env=False: a proxy from HTTP_PROXY
+        # must never sit between us and Meilisearch.
+        self._transport = httpx.AsyncHTTPTransport(
+            retries=1, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), trust_env=False)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> MeiliClient:
         return self
@@ -134,16 +134,22 @@ class MeiliClient:
     async def _send(self, method: str, path: str, body: Json, params: Mapping[str, str | int] | None,
                     idempotent: bool) -> Json:
         content = None
-        headers = None
+        headers = self._headers
         if body is not None:
             # Compact UTF-8 (Chinese text stays 3 bytes a character instead of 6 as \uXXXX), by orjson: a
             # rebuild's batch of 2,000 documents carries a million vector floats, ~0.9 s of CPU for the
             # stdlib's float formatting against ~0.15 s (bench/README.md, "Index build").
             content = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-            headers = {"Content-Type": "application/json"}
+            headers = {**headers, "Content-Type": "application/json"}
+        request = httpx.Request(method, httpx.URL(self._url + path, params=params), headers=headers, content=content,
+                                extensions={"timeout": self._timeout})
         for attempt in (0, 1):
             try:
-                resp = await self._http.request(method, path, content=content, params=params, headers=headers)
+                resp = await self._transport.handle_async_request(request)
+                try:
+                    await resp.aread()
+                finally:
+                    await resp.aclose()
                 break
             except httpx.TimeoutException as exc:
                 raise SearchUnavailable(f"Meilisearch timed out: {method} {path}") from exc
